@@ -159,13 +159,13 @@ type Upstream struct {
 type Inbound struct {
 	Pod         string `json:"pod,omitempty"`
 	Port        int32  `json:"port"`
-	Captured    bool   `json:"captured"`               // false: no sidecar or port excluded
-	Mode        string `json:"mode,omitempty"`         // effective PeerAuthentication mode for the port
-	ModeSource  string `json:"modeSource,omitempty"`   // which PeerAuthentication decided it
-	Protocol    string `json:"protocol,omitempty"`     // inbound protocol of the port
-	FilterChain string `json:"filterChain,omitempty"`  // 0.0.0.0_8080, virtualInbound, virtualInbound-catchall-http
-	VirtualHost string `json:"virtualHost,omitempty"`  // inbound|http|8080
-	Cluster     string `json:"cluster,omitempty"`      // inbound|8080||, InboundPassthroughCluster
+	Captured    bool   `json:"captured"`              // false: no sidecar or port excluded
+	Mode        string `json:"mode,omitempty"`        // effective PeerAuthentication mode for the port
+	ModeSource  string `json:"modeSource,omitempty"`  // which PeerAuthentication decided it
+	Protocol    string `json:"protocol,omitempty"`    // inbound protocol of the port
+	FilterChain string `json:"filterChain,omitempty"` // 0.0.0.0_8080, virtualInbound, virtualInbound-catchall-http
+	VirtualHost string `json:"virtualHost,omitempty"` // inbound|http|8080
+	Cluster     string `json:"cluster,omitempty"`     // inbound|8080||, InboundPassthroughCluster
 	Accepted    bool   `json:"accepted"`
 	Error       string `json:"error,omitempty"` // no filter chains matched | protocol error | invalid mTLS
 }
