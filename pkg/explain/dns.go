@@ -1,0 +1,234 @@
+package explain
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// dnsAnswer is what cluster DNS returns for a name asked from a pod.
+type dnsAnswer struct {
+	ips   []string
+	fqdn  string   // the name that answered (search path applied)
+	svc   *service // the Service the name belongs to, if any
+	form  string   // see Request.Form
+	note  string
+	found bool
+}
+
+// resolve mirrors the Kubernetes DNS specification (schema 1.1.0) as
+// CoreDNS serves it, with the pod's resolv.conf (search
+// <ns>.svc.<zone> svc.<zone> <zone>, ndots:5; a trailing dot makes the name
+// absolute):
+//   - <svc>.<ns>.svc.<zone>: the ClusterIP, or for a headless Service one
+//     record per ready endpoint (NXDOMAIN when none);
+//   - <hostname>.<svc>.<ns>.svc.<zone>: the endpoint with that hostname
+//     (ready only, unless publishNotReadyAddresses);
+//   - ExternalName: a CNAME (not followed here).
+func (m *model) resolve(name, fromNS string) dnsAnswer {
+	if ip := net.ParseIP(name); ip != nil {
+		return dnsAnswer{ips: []string{ip.String()}, found: true, fqdn: name}
+	}
+	name = strings.ToLower(name)
+	absolute := strings.HasSuffix(name, ".")
+	base := strings.TrimSuffix(name, ".")
+	var candidates []string
+	if absolute {
+		candidates = []string{base}
+	} else {
+		search := []string{fromNS + ".svc." + m.clusterDomain, "svc." + m.clusterDomain, m.clusterDomain}
+		// ndots:5 — fewer than 5 dots: the search list first, then the name as is.
+		if strings.Count(base, ".") < 5 {
+			for _, s := range search {
+				candidates = append(candidates, base+"."+s)
+			}
+			candidates = append(candidates, base)
+		} else {
+			candidates = append([]string{base}, func() []string {
+				var c []string
+				for _, s := range search {
+					c = append(c, base+"."+s)
+				}
+				return c
+			}()...)
+		}
+	}
+	for _, c := range candidates {
+		if a, ok := m.lookupClusterName(c); ok {
+			a.form = addressForm(name, a, fromNS)
+			return a
+		}
+	}
+	// Not a cluster name: upstream DNS answers it, which we cannot see.
+	// A ServiceEntry with addresses for the host tells us what Istio expects.
+	for _, svc := range m.byHost[base] {
+		if svc.se != nil && len(svc.addresses) > 0 {
+			return dnsAnswer{ips: svc.addresses, fqdn: base, svc: svc, found: true, form: "external",
+				note: fmt.Sprintf("%s is not a cluster name; ServiceEntry %s lists its addresses", base, svc.key())}
+		}
+	}
+	if strings.HasSuffix(base, "."+m.clusterDomain) || !strings.Contains(base, ".") {
+		return dnsAnswer{fqdn: base, note: fmt.Sprintf("NXDOMAIN: no record for %q from namespace %s (search path %s.svc.%s svc.%s %s)", name, fromNS, fromNS, m.clusterDomain, m.clusterDomain, m.clusterDomain)}
+	}
+	return dnsAnswer{fqdn: base, form: "external", note: fmt.Sprintf("%s is not a cluster name: resolved by upstream DNS (not visible here)", base)}
+}
+
+func (m *model) lookupClusterName(fqdn string) (dnsAnswer, bool) {
+	suffix := ".svc." + m.clusterDomain
+	if strings.HasSuffix(fqdn, ".pod."+m.clusterDomain) {
+		// a-b-c-d.<ns>.pod.<zone> (CoreDNS "pods insecure", the kubeadm default).
+		first, _, _ := strings.Cut(fqdn, ".")
+		ip := strings.ReplaceAll(first, "-", ".")
+		if net.ParseIP(ip) != nil {
+			return dnsAnswer{ips: []string{ip}, fqdn: fqdn, found: true, note: "pod A record (CoreDNS pods insecure)"}, true
+		}
+		return dnsAnswer{}, false
+	}
+	if !strings.HasSuffix(fqdn, suffix) {
+		return dnsAnswer{}, false
+	}
+	labels := strings.Split(strings.TrimSuffix(fqdn, suffix), ".")
+	switch len(labels) {
+	case 2: // svc.ns
+		svc := m.kubeService(labels[1], labels[0])
+		if svc == nil {
+			return dnsAnswer{}, false
+		}
+		a := dnsAnswer{fqdn: fqdn, svc: svc, found: true}
+		switch {
+		case svc.resolution == "Alias":
+			a.note = "CNAME " + svc.kube.Spec.ExternalName
+		case svc.isHeadless():
+			a.ips = m.headlessRecords(svc)
+			if len(a.ips) == 0 {
+				return dnsAnswer{fqdn: fqdn, svc: svc, note: fmt.Sprintf("NXDOMAIN: headless Service %s has no ready endpoints", svc.key())}, true
+			}
+		default:
+			a.ips = svc.addresses
+		}
+		return a, true
+	case 3: // host.svc.ns
+		svc := m.kubeService(labels[2], labels[1])
+		if svc == nil {
+			return dnsAnswer{}, false
+		}
+		for _, ep := range m.allEndpointsOf(svc) {
+			if !ep.ready && !svc.kube.Spec.PublishNotReadyAddresses {
+				continue
+			}
+			// CoreDNS names endpoints by hostname, else by dashed IP.
+			if ep.hostname == labels[0] || (ep.hostname == "" && strings.ReplaceAll(ep.ip, ".", "-") == labels[0]) {
+				return dnsAnswer{ips: []string{ep.ip}, fqdn: fqdn, svc: svc, found: true}, true
+			}
+		}
+		return dnsAnswer{fqdn: fqdn, svc: svc, note: fmt.Sprintf("NXDOMAIN: no ready endpoint of Service %s has hostname %q", svc.key(), labels[0])}, true
+	}
+	return dnsAnswer{}, false
+}
+
+func (m *model) kubeService(ns, name string) *service {
+	for _, svc := range m.services {
+		if svc.isKube() && svc.namespace == ns && svc.name == name {
+			return svc
+		}
+	}
+	return nil
+}
+
+// allEndpointsOf lists every address of a Kubernetes service's slices once.
+func (m *model) allEndpointsOf(svc *service) []endpoint {
+	seen := map[string]bool{}
+	var out []endpoint
+	for _, sp := range svc.ports {
+		for _, ep := range m.endpoints(svc, sp, false) {
+			if !seen[ep.ip] {
+				seen[ep.ip] = true
+				out = append(out, ep)
+			}
+		}
+	}
+	if len(svc.ports) == 0 {
+		for _, es := range m.slices[svc.key()] {
+			for _, e := range es.Endpoints {
+				for _, a := range e.Addresses {
+					if !seen[a] {
+						seen[a] = true
+						ep := endpoint{ip: a, ready: e.Conditions.Ready == nil || *e.Conditions.Ready}
+						if e.Hostname != nil {
+							ep.hostname = *e.Hostname
+						}
+						out = append(out, ep)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (m *model) headlessRecords(svc *service) []string {
+	var out []string
+	for _, ep := range m.allEndpointsOf(svc) {
+		if ep.ready || svc.kube.Spec.PublishNotReadyAddresses {
+			out = append(out, ep.ip)
+		}
+	}
+	return out
+}
+
+// addressForm classifies what the user typed.
+func addressForm(typed string, a dnsAnswer, fromNS string) string {
+	if a.svc == nil {
+		return ""
+	}
+	base := strings.TrimSuffix(typed, ".")
+	svcFQDN := a.svc.hostname
+	switch {
+	case strings.HasSuffix(typed, ".") && base == svcFQDN:
+		return "service-fqdn-dot"
+	case base == svcFQDN:
+		return "service-fqdn"
+	case base == a.svc.name+"."+a.svc.namespace+".svc":
+		return "service-svc"
+	case base == a.svc.name+"."+a.svc.namespace:
+		return "service-namespaced"
+	case base == a.svc.name:
+		return "service-short"
+	}
+	return "pod-hostname"
+}
+
+// podHostnameRecords lists the per-pod DNS names cluster DNS serves for a
+// pod: hostname.subdomain records exist only when a headless Service named
+// like pod.spec.subdomain has a ready endpoint for the pod with a hostname
+// (EndpointSlice controller ShouldSetHostname; DNS spec §2.4).
+func (m *model) podHostnameRecords(pod *corev1.Pod) []struct {
+	svc      *service
+	hostname string
+} {
+	var out []struct {
+		svc      *service
+		hostname string
+	}
+	ips := map[string]bool{}
+	for _, ip := range podIPs(pod) {
+		ips[ip] = true
+	}
+	for _, svc := range m.services {
+		if !svc.isKube() || svc.namespace != pod.Namespace {
+			continue
+		}
+		for _, ep := range m.allEndpointsOf(svc) {
+			if ips[ep.ip] && ep.hostname != "" && (ep.ready || svc.kube.Spec.PublishNotReadyAddresses) {
+				out = append(out, struct {
+					svc      *service
+					hostname string
+				}{svc, ep.hostname})
+				break
+			}
+		}
+	}
+	return out
+}

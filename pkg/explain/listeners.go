@@ -1,0 +1,209 @@
+package explain
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+const wildcardIP = "0.0.0.0"
+
+// tcpChain is a network (tcp_proxy) filter chain of an outbound listener.
+type tcpChain struct {
+	svc   *service
+	port  *servicePort
+	cidrs []string // destination prefix ranges; empty = match all
+}
+
+// outboundListener mirrors one entry of buildSidecarOutboundListeners'
+// listenerMap (pilot/pkg/networking/core/listener.go, Istio 1.31).
+type outboundListener struct {
+	bind string
+	port int32
+	// protocol of the entry as Istio tracks it for conflicts: HTTP, TCP or
+	// AUTO (Istio's Unsupported; also what a wildcard HTTP entry records).
+	protocol string
+	// httpRoute is the RDS name of the HTTP chain ("" = no HTTP chain).
+	httpRoute string
+	// httpSvc is the service whose auto (sniffed) HTTP chain this is.
+	httpSvc *service
+	tcp     []tcpChain
+}
+
+func (l *outboundListener) name() string { return l.bind + "_" + strconv.Itoa(int(l.port)) }
+
+// outboundListeners builds the listeners on one port for the source proxy,
+// mirroring listener.go buildSidecarOutboundListeners and
+// buildSidecarOutboundListener (Istio 1.31):
+//   - HTTP ports → one 0.0.0.0_PORT listener, RDS "PORT";
+//   - TCP / auto ports → SERVICE_VIP_PORT (0.0.0.0 + prefix ranges for CIDRs,
+//     0.0.0.0 for address-less ServiceEntries, which then capture the port);
+//   - headless (Passthrough, no VIP) TCP / auto ports → one listener per
+//     endpoint IP, skipping the proxy's own IP; none when there are no endpoints;
+//   - auto ports get a TCP chain plus an HTTP chain whose RDS is
+//     "<hostname>:PORT" (unless bound to the wildcard, then "PORT");
+//   - conflicts on one key merge as HTTPOverTCP / TCPOverAuto / AutoOverHTTP ...
+func (m *model) outboundListeners(sc *sidecarScope, proxyIP string, port int32) map[string]*outboundListener {
+	out := map[string]*outboundListener{}
+	for _, svc := range m.visibleServicesOnPort(sc, port) {
+		sp := svc.portByNumber(port)
+		if svc.resolution == "Alias" || listenerProtocol(sp.protocol) == "" {
+			continue
+		}
+		if svc.resolution == "Passthrough" && len(svc.addresses) == 0 && (isTCP(sp.protocol) || sp.protocol == ProtoAuto) {
+			eps := m.endpoints(svc, sp, true)
+			if !svc.isKube() && len(eps) == 0 && len(svc.se.Spec.GetWorkloadSelector().GetLabels()) == 0 {
+				m.addOutboundListener(out, svc, sp, "")
+				continue
+			}
+			for _, ep := range eps {
+				if net.ParseIP(ep.ip) == nil || ep.ip == proxyIP {
+					continue
+				}
+				m.addOutboundListener(out, svc, sp, ep.ip)
+			}
+			continue
+		}
+		m.addOutboundListener(out, svc, sp, "")
+	}
+	return out
+}
+
+func (m *model) addOutboundListener(out map[string]*outboundListener, svc *service, sp *servicePort, bind string) {
+	lp := listenerProtocol(sp.protocol)
+	var cidrs []string
+	if lp == ProtoTCP || lp == ProtoAuto {
+		if bind == "" {
+			bind = wildcardIP
+			if len(svc.addresses) > 0 {
+				if strings.Contains(svc.addresses[0], "/") {
+					cidrs = svc.addresses
+				} else {
+					bind = svc.addresses[0]
+				}
+			}
+		}
+	} else if bind == "" {
+		bind = wildcardIP
+	}
+	key := bind + "_" + strconv.Itoa(int(sp.port))
+	cur := out[key]
+	tcp := tcpChain{svc: svc, port: sp, cidrs: cidrs}
+	switch lp {
+	case ProtoHTTP:
+		route := strconv.Itoa(int(sp.port))
+		if cur != nil {
+			if !isTCP(cur.protocol) {
+				return // another HTTP (or wildcard) service already made this listener
+			}
+			// HTTPOverTCP: merge, the entry becomes Unsupported.
+			cur.httpRoute, cur.protocol = route, ProtoAuto
+			return
+		}
+		proto := ProtoHTTP
+		if bind == wildcardIP {
+			proto = ProtoAuto // listenerPortProtocol = protocol.Unsupported for wildcard HTTP
+		}
+		out[key] = &outboundListener{bind: bind, port: sp.port, protocol: proto, httpRoute: route}
+	case ProtoTCP:
+		if cur != nil {
+			// TCPOverHTTP / TCPOverTCP / TCPOverAuto: mergeTCPFilterChains.
+			mergeTCP(cur, tcp)
+			if isHTTP(cur.protocol) {
+				cur.protocol = ProtoAuto
+			}
+			return
+		}
+		out[key] = &outboundListener{bind: bind, port: sp.port, protocol: ProtoTCP, tcp: []tcpChain{tcp}}
+	case ProtoAuto:
+		route := strconv.Itoa(int(sp.port))
+		if bind != wildcardIP {
+			route = svc.hostname + ":" + route
+		}
+		if cur != nil {
+			switch {
+			case isHTTP(cur.protocol): // AutoOverHTTP: replaced
+			case isTCP(cur.protocol): // AutoOverTCP: merge tcp + http chains
+				mergeTCP(cur, tcp)
+				if cur.httpRoute == "" {
+					cur.httpRoute, cur.httpSvc = route, svc
+				}
+				cur.protocol = ProtoAuto
+				return
+			default: // TCPOverAuto: only the TCP chain is merged
+				mergeTCP(cur, tcp)
+				return
+			}
+		}
+		out[key] = &outboundListener{bind: bind, port: sp.port, protocol: ProtoAuto, httpRoute: route, httpSvc: svc, tcp: []tcpChain{tcp}}
+	}
+}
+
+// mergeTCP mirrors mergeTCPFilterChains: a chain whose match equals an
+// existing one is dropped (first wins).
+func mergeTCP(l *outboundListener, c tcpChain) {
+	for _, e := range l.tcp {
+		if strings.Join(e.cidrs, ",") == strings.Join(c.cidrs, ",") {
+			return
+		}
+	}
+	l.tcp = append(l.tcp, c)
+}
+
+// listenerHit is the outcome of Envoy's listener and filter-chain match.
+type listenerHit struct {
+	listener    string // name as Istio names it
+	l           *outboundListener
+	filterChain string // "" for an ordinary service chain
+	useHTTP     bool   // the HCM chain with httpRoute
+	tcp         *tcpChain
+	passthrough bool // default PassthroughFilterChain / virtualOutbound catch-all
+}
+
+// matchListener mirrors Envoy's original-destination hand-off as Istio's
+// simulator encodes it (pilot/pkg/simulation/traffic.go matchListener):
+// exact IP:port, then 0.0.0.0:port, else virtualOutbound's catch-all chain
+// (listener_builder.go buildOutboundCatchAllNetworkFilterChains). Within a
+// listener: the HTTP chain matches plaintext HTTP (ALPN http/1.1, h2c from
+// the http_inspector); CIDR chains match by destination; the match-all TCP
+// chain, or Istio's PassthroughFilterChain, takes the rest.
+func (m *model) matchListener(ls map[string]*outboundListener, dialIP string, port int32, traffic string) listenerHit {
+	p := strconv.Itoa(int(port))
+	l := ls[dialIP+"_"+p]
+	if l == nil {
+		l = ls[wildcardIP+"_"+p]
+	}
+	if l == nil {
+		return listenerHit{listener: "virtualOutbound", filterChain: "virtualOutbound-catchall-tcp", passthrough: true}
+	}
+	hit := listenerHit{listener: l.name(), l: l}
+	if traffic == "http" && l.httpRoute != "" {
+		hit.useHTTP = true
+		return hit
+	}
+	var matchAll *tcpChain
+	for i := range l.tcp {
+		c := &l.tcp[i]
+		if len(c.cidrs) == 0 {
+			if matchAll == nil {
+				matchAll = c
+			}
+			continue
+		}
+		if ipInRanges(dialIP, c.cidrs) {
+			hit.tcp = c
+			return hit
+		}
+	}
+	if matchAll != nil {
+		hit.tcp = matchAll
+		return hit
+	}
+	hit.filterChain, hit.passthrough = "PassthroughFilterChain", true
+	return hit
+}
+
+func outboundClusterName(port int32, subset, hostname string) string {
+	return fmt.Sprintf("outbound|%d|%s|%s", port, subset, hostname)
+}

@@ -1,0 +1,456 @@
+package explain
+
+import (
+	"net"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	networkingapi "istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+)
+
+// vhost is one Envoy virtual host of an outbound route configuration.
+type vhost struct {
+	name    string
+	domains []string
+	svc     *service                     // default route target (no VirtualService)
+	vs      *networkingv1.VirtualService // routes come from this VirtualService
+	port    int32
+	special string // "allow_any" | "block_all"
+}
+
+// routeConfig mirrors httproute.go buildSidecarOutboundHTTPRouteConfig +
+// BuildSidecarOutboundVirtualHosts and route/route.go
+// BuildSidecarVirtualHostWrapper (Istio 1.31): one vhost per visible service
+// that declares the port as HTTP or auto, VirtualServices replacing the
+// default route of the services they name (and adding their non-registry
+// hosts), domains de-duplicated first-wins; sniffed route names
+// ("<host>:PORT") keep only that service's vhost with domains ["*"];
+// port-named routes end with the allow_any / block_all catch-all.
+func (m *model) routeConfig(sc *sidecarScope, routeName string, port int32) []*vhost {
+	sniffedHost, _, sniffed := strings.Cut(routeName, ":")
+	servicesByName := map[string]*service{}
+	var order []string
+	for _, svc := range m.visibleServicesOnPort(sc, port) {
+		if prev, ok := servicesByName[svc.hostname]; ok {
+			// The same hostname from several namespaces: the proxy's own wins.
+			if prev.namespace == sc.proxyNS || svc.namespace != sc.proxyNS {
+				continue
+			}
+		} else {
+			order = append(order, svc.hostname)
+		}
+		servicesByName[svc.hostname] = svc
+	}
+	var vhosts []*vhost
+	seenName := map[string]bool{}
+	seenDomain := map[string]bool{}
+	add := func(v *vhost, alt []string) {
+		if seenName[v.name] {
+			return
+		}
+		seenName[v.name] = true
+		var kept []string
+		for _, d := range v.domains {
+			ld := strings.ToLower(d)
+			if seenDomain[ld] {
+				continue
+			}
+			kept = append(kept, d)
+			seenDomain[ld] = true
+		}
+		if len(kept) > 0 {
+			v.domains = kept
+			vhosts = append(vhosts, v)
+		}
+	}
+	handled := map[string]bool{}
+	for _, vs := range m.visibleVirtualServices(sc) {
+		hosts, matched := m.separateVSHosts(vs, servicesByName, order)
+		if port != 80 && len(matched) == 0 {
+			continue // selectVirtualServices: only VSs naming a service on this port
+		}
+		if len(m.vsRoutesForPort(vs, port, sc)) == 0 {
+			continue
+		}
+		var httpSvcs []*service
+		for _, svc := range matched {
+			if isHTTPOrSniffed(svc.portByNumber(port).protocol) {
+				httpSvcs = append(httpSvcs, svc)
+			}
+		}
+		if len(httpSvcs) == 0 && !(len(matched) == 0 && port == 80) {
+			continue
+		}
+		for _, h := range hosts {
+			h = strings.ToLower(h)
+			add(&vhost{name: h + ":" + strconv.Itoa(int(port)), domains: []string{h}, vs: vs, port: port}, nil)
+		}
+		for _, svc := range httpSvcs {
+			handled[svc.hostname] = true
+			add(&vhost{name: svc.hostname + ":" + strconv.Itoa(int(port)), domains: m.vhostDomains(svc, sc.proxyNS), vs: vs, svc: svc, port: port}, nil)
+		}
+	}
+	for _, h := range order {
+		svc := servicesByName[h]
+		if handled[h] || svc.resolution == "Alias" || !isHTTPOrSniffed(svc.portByNumber(port).protocol) {
+			continue
+		}
+		add(&vhost{name: svc.hostname + ":" + strconv.Itoa(int(port)), domains: m.vhostDomains(svc, sc.proxyNS), svc: svc, port: port}, nil)
+	}
+	if sniffed {
+		// getVirtualHostsForSniffedServicePort.
+		var pick []*vhost
+		for _, v := range vhosts {
+			for _, d := range v.domains {
+				if d == routeName || d == sniffedHost {
+					pick = append(pick, v)
+					break
+				}
+			}
+		}
+		if len(pick) == 1 {
+			pick[0].domains = []string{"*"}
+		}
+		return pick
+	}
+	// buildCatchAllVirtualHost.
+	if sc.outboundPolicy == "REGISTRY_ONLY" {
+		vhosts = append(vhosts, &vhost{name: "block_all", domains: []string{"*"}, special: "block_all"})
+	} else {
+		vhosts = append(vhosts, &vhost{name: "allow_any", domains: []string{"*"}, special: "allow_any"})
+	}
+	return vhosts
+}
+
+// separateVSHosts mirrors route.go separateVSHostsAndServices: VS hosts that
+// name (or wildcard-match) a registry service vs. other hosts.
+func (m *model) separateVSHosts(vs *networkingv1.VirtualService, byName map[string]*service, order []string) ([]string, []*service) {
+	var others []string
+	var matched []*service
+	for _, h := range vs.Spec.GetHosts() {
+		fq := m.resolveShortHost(h, vs.Namespace)
+		if strings.HasPrefix(fq, "*") {
+			found := false
+			for _, name := range order {
+				if hostMatches(name, fq) {
+					matched = append(matched, byName[name])
+					found = true
+				}
+			}
+			if !found {
+				others = append(others, fq)
+			}
+			continue
+		}
+		if svc, ok := byName[fq]; ok {
+			matched = append(matched, svc)
+		} else {
+			others = append(others, fq)
+		}
+	}
+	return others, matched
+}
+
+// vhostDomains mirrors httproute.go generateVirtualHostDomains with the port
+// suffix disabled (SidecarIgnorePort: every Envoy sidecar): the hostname and
+// its ExternalName aliases, each with GenerateAltVirtualHosts; headless
+// Kubernetes services add "*." + each; then the service addresses.
+func (m *model) vhostDomains(svc *service, proxyNS string) []string {
+	all := append([]string{svc.hostname}, m.aliasesOf(svc)...)
+	var domains []string
+	for _, h := range all {
+		domains = append(domains, h)
+		domains = append(domains, m.altVirtualHosts(h, proxyNS)...)
+	}
+	if svc.resolution == "Passthrough" && svc.isKube() {
+		for _, d := range domains {
+			domains = append(domains, "*."+d)
+		}
+	}
+	for _, a := range svc.addresses {
+		if a != "" && a != wildcardIP {
+			domains = append(domains, a)
+		}
+	}
+	return domains
+}
+
+// altVirtualHosts mirrors GenerateAltVirtualHosts and
+// generateAltVirtualHostsForKubernetesService (port suffix off). The
+// trailing-dot FQDN exists from Istio 1.27 (PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN).
+func (m *model) altVirtualHosts(hostname, proxyNS string) []string {
+	var out []string
+	if m.istioMinor >= 27 && net.ParseIP(hostname) == nil {
+		out = append(out, hostname+".")
+	}
+	kubeSuffix := ".svc." + m.clusterDomain
+	if !strings.HasSuffix(hostname, kubeSuffix) {
+		return out // not a Kubernetes name: no short forms for a proxy in a .svc. domain
+	}
+	ih := strings.Index(hostname, ".svc.")
+	ns := strings.Index(hostname, ".")
+	if ih <= 0 || ns+1 >= len(hostname) || ns+1 > ih {
+		return out
+	}
+	if hostname[ns+1:ih] == proxyNS {
+		return append(out, hostname[:ns], hostname[:ih]+".svc", hostname[:ih])
+	}
+	return append(out, hostname[:ih], hostname[:ih]+".svc")
+}
+
+// aliasesOf lists ExternalName Services whose externalName is this service
+// (ENABLE_EXTERNAL_NAME_ALIAS, always on since 1.24; default on in 1.21).
+func (m *model) aliasesOf(svc *service) []string {
+	if m.istioMinor < 21 {
+		return nil
+	}
+	var out []string
+	for _, a := range m.services {
+		if a.resolution == "Alias" && strings.EqualFold(strings.TrimSuffix(a.kube.Spec.ExternalName, "."), svc.hostname) {
+			out = append(out, a.hostname)
+		}
+	}
+	return out
+}
+
+// matchVirtualHost mirrors Envoy's virtual host selection (and the
+// simulator's): exact domain, then the longest "*suffix" wildcard, then the
+// longest "prefix*" wildcard, then "*"; the port is ignored
+// (ignore_port_in_host_matching).
+func matchVirtualHost(vhosts []*vhost, host string) *vhost {
+	h := strings.ToLower(stripPort(host))
+	for _, v := range vhosts {
+		for _, d := range v.domains {
+			if d == h {
+				return v
+			}
+		}
+	}
+	var best *vhost
+	bestLen := -1
+	for _, v := range vhosts {
+		for _, d := range v.domains {
+			if len(d) > 1 && strings.HasPrefix(d, "*") && strings.HasSuffix(h, d[1:]) && len(h) > len(d)-1 && len(d) > bestLen {
+				best, bestLen = v, len(d)
+			}
+		}
+	}
+	if best != nil {
+		return best
+	}
+	for _, v := range vhosts {
+		for _, d := range v.domains {
+			if len(d) > 1 && strings.HasSuffix(d, "*") && strings.HasPrefix(h, d[:len(d)-1]) && len(d) > bestLen {
+				best, bestLen = v, len(d)
+			}
+		}
+	}
+	if best != nil {
+		return best
+	}
+	for _, v := range vhosts {
+		for _, d := range v.domains {
+			if d == "*" {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+func stripPort(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+}
+
+// routeAction is the outcome of matching one request against a vhost.
+type routeAction struct {
+	route    string // route name: VS http[].name, "default", allow_any, block_all
+	cluster  string
+	svc      *service // service of the (first) destination cluster
+	port     int32
+	subset   string
+	weighted []WeightedCluster
+	direct   int    // direct response / redirect status
+	notFound bool   // no route matched: 404 NR
+	missing  string // destination host that is not a known service
+}
+
+// vsRoutesForPort mirrors BuildHTTPRoutesForVirtualService's filtering:
+// gateways must include "mesh" (or be empty), match.port must equal the
+// listener port, sourceLabels must select the proxy, sourceNamespace must be
+// the proxy's namespace. A route whose every match is filtered out is dropped.
+func (m *model) vsRoutesForPort(vs *networkingv1.VirtualService, port int32, sc *sidecarScope) []*networkingapi.HTTPRoute {
+	var out []*networkingapi.HTTPRoute
+	for _, r := range vs.Spec.GetHttp() {
+		if len(r.GetMatch()) == 0 {
+			out = append(out, r)
+			continue
+		}
+		var keep []*networkingapi.HTTPMatchRequest
+		for _, mt := range r.GetMatch() {
+			if mt.GetPort() != 0 && int32(mt.GetPort()) != port {
+				continue
+			}
+			if len(mt.GetSourceLabels()) > 0 && !labelsMatch(mt.GetSourceLabels(), sc.proxyLabels) {
+				continue
+			}
+			if mt.GetSourceNamespace() != "" && mt.GetSourceNamespace() != sc.proxyNS {
+				continue
+			}
+			if gws := mt.GetGateways(); len(gws) > 0 && !contains(gws, "mesh") {
+				continue
+			}
+			keep = append(keep, mt)
+		}
+		if len(keep) > 0 {
+			out = append(out, &networkingapi.HTTPRoute{Name: r.GetName(), Match: keep, Route: r.GetRoute(), Redirect: r.GetRedirect(), DirectResponse: r.GetDirectResponse(), Fault: r.GetFault()})
+		}
+	}
+	return out
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// routeRequest evaluates the vhost's routes for one request, in order, as
+// Envoy does (first match wins).
+func (m *model) routeRequest(v *vhost, sc *sidecarScope, path string, headers map[string]string, host string) routeAction {
+	switch v.special {
+	case "allow_any":
+		return routeAction{route: "allow_any", cluster: "PassthroughCluster"}
+	case "block_all":
+		return routeAction{route: "block_all", direct: 502}
+	}
+	if v.vs == nil {
+		sp := v.svc.portByNumber(v.port)
+		return routeAction{route: "default", cluster: outboundClusterName(v.port, "", v.svc.hostname), svc: v.svc, port: sp.port}
+	}
+	for _, r := range m.vsRoutesForPort(v.vs, v.port, sc) {
+		if !httpRouteMatches(r, path, headers, host) {
+			continue
+		}
+		name := r.GetName()
+		if name == "" {
+			name = "default"
+		}
+		if rd := r.GetRedirect(); rd != nil {
+			code := int(rd.GetRedirectCode())
+			if code == 0 {
+				code = 301
+			}
+			return routeAction{route: name, direct: code}
+		}
+		if dr := r.GetDirectResponse(); dr != nil {
+			return routeAction{route: name, direct: int(dr.GetStatus())}
+		}
+		act := routeAction{route: name}
+		dests := r.GetRoute()
+		for i, d := range dests {
+			fq := m.resolveShortHost(d.GetDestination().GetHost(), v.vs.Namespace)
+			var svc *service
+			for _, s := range m.byHost[fq] {
+				if sc.visible[s] {
+					svc = s
+					break
+				}
+			}
+			p := int32(d.GetDestination().GetPort().GetNumber())
+			if p == 0 {
+				// route.go GetDestinationCluster: the only port of the
+				// service, else the listener port.
+				p = v.port
+				if svc != nil && len(svc.ports) == 1 {
+					p = svc.ports[0].port
+				}
+			}
+			cl := outboundClusterName(p, d.GetDestination().GetSubset(), fq)
+			if i == 0 {
+				act.cluster, act.svc, act.port, act.subset = cl, svc, p, d.GetDestination().GetSubset()
+				if svc == nil {
+					act.missing = fq
+				}
+			}
+			if len(dests) > 1 {
+				act.weighted = append(act.weighted, WeightedCluster{Cluster: cl, Weight: d.GetWeight()})
+			}
+		}
+		if len(act.weighted) > 0 {
+			sort.SliceStable(act.weighted, func(i, j int) bool { return act.weighted[i].Weight > act.weighted[j].Weight })
+		}
+		return act
+	}
+	return routeAction{notFound: true}
+}
+
+func httpRouteMatches(r *networkingapi.HTTPRoute, path string, headers map[string]string, host string) bool {
+	if len(r.GetMatch()) == 0 {
+		return true
+	}
+	for _, mt := range r.GetMatch() {
+		if matchRequest(mt, path, headers, host) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchRequest(mt *networkingapi.HTTPMatchRequest, path string, headers map[string]string, host string) bool {
+	p, _, _ := strings.Cut(path, "?")
+	if u := mt.GetUri(); u != nil && !stringMatch(u, p, mt.GetIgnoreUriCase()) {
+		return false
+	}
+	if meth := mt.GetMethod(); meth != nil && !stringMatch(meth, "GET", false) {
+		return false
+	}
+	if a := mt.GetAuthority(); a != nil && !stringMatch(a, host, false) {
+		return false
+	}
+	for name, sm := range mt.GetHeaders() {
+		v, ok := headers[strings.ToLower(name)]
+		if !ok || !stringMatch(sm, v, false) {
+			return false
+		}
+	}
+	for name := range mt.GetWithoutHeaders() {
+		if _, ok := headers[strings.ToLower(name)]; ok {
+			return false
+		}
+	}
+	return true
+}
+
+func stringMatch(sm *networkingapi.StringMatch, v string, ignoreCase bool) bool {
+	if ignoreCase {
+		v = strings.ToLower(v)
+	}
+	switch {
+	case sm.GetExact() != "":
+		e := sm.GetExact()
+		if ignoreCase {
+			e = strings.ToLower(e)
+		}
+		return v == e
+	case sm.GetPrefix() != "":
+		pfx := sm.GetPrefix()
+		if ignoreCase {
+			pfx = strings.ToLower(pfx)
+		}
+		return strings.HasPrefix(v, pfx)
+	case sm.GetRegex() != "":
+		re, err := regexp.Compile("^(?:" + sm.GetRegex() + ")$")
+		return err == nil && re.MatchString(v)
+	}
+	return true
+}

@@ -1,0 +1,275 @@
+package explain
+
+import (
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+)
+
+// sidecarScope is what the source proxy imports (pilot/pkg/model/sidecar.go).
+type sidecarScope struct {
+	sidecar *networkingv1.Sidecar // nil: default scope, egress */*
+	// egressHosts of the catch-all egress listener ("ns/host").
+	egressHosts []string
+	// portLocked lists egress listeners with an explicit port (modelled only as a warning).
+	hasPortEgress bool
+	outboundPolicy string
+	proxyNS        string
+	proxyLabels    map[string]string
+	visible        map[*service]bool
+}
+
+// selectSidecar mirrors pilot/pkg/model/push_context.go getSidecarScope: in
+// the proxy namespace, Sidecars whose workloadSelector matches (oldest
+// first), then the selector-less one; else the root namespace's selector-less
+// Sidecar; else the default scope (egress */*).
+func (m *model) selectSidecar(pod *corev1.Pod) *networkingv1.Sidecar {
+	var withSel, noSel []*networkingv1.Sidecar
+	for _, sc := range m.s.Sidecars {
+		if sc.Namespace != pod.Namespace {
+			continue
+		}
+		if sel := sc.Spec.GetWorkloadSelector().GetLabels(); len(sel) > 0 {
+			if labelsMatch(sel, pod.Labels) {
+				withSel = append(withSel, sc)
+			}
+		} else {
+			noSel = append(noSel, sc)
+		}
+	}
+	oldest := func(l []*networkingv1.Sidecar) *networkingv1.Sidecar {
+		sort.SliceStable(l, func(i, j int) bool {
+			a, b := l[i], l[j]
+			if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+				return a.CreationTimestamp.Before(&b.CreationTimestamp)
+			}
+			return a.Name < b.Name
+		})
+		return l[0]
+	}
+	if len(withSel) > 0 {
+		return oldest(withSel)
+	}
+	if len(noSel) > 0 {
+		return oldest(noSel)
+	}
+	var root []*networkingv1.Sidecar
+	for _, sc := range m.s.Sidecars {
+		if sc.Namespace == m.mesh.RootNamespace && len(sc.Spec.GetWorkloadSelector().GetLabels()) == 0 {
+			root = append(root, sc)
+		}
+	}
+	if len(root) > 0 {
+		return oldest(root)
+	}
+	return nil
+}
+
+func (m *model) newSidecarScope(pod *corev1.Pod) *sidecarScope {
+	sc := &sidecarScope{
+		sidecar:        m.selectSidecar(pod),
+		egressHosts:    []string{"*/*"},
+		outboundPolicy: m.mesh.OutboundTrafficPolicy,
+		proxyNS:        pod.Namespace,
+		proxyLabels:    pod.Labels,
+		visible:        map[*service]bool{},
+	}
+	if sc.sidecar != nil {
+		sc.egressHosts = nil
+		for _, eg := range sc.sidecar.Spec.GetEgress() {
+			if eg.GetPort() != nil {
+				sc.hasPortEgress = true
+				continue
+			}
+			sc.egressHosts = append(sc.egressHosts, eg.GetHosts()...)
+		}
+		if len(sc.sidecar.Spec.GetEgress()) == 0 {
+			sc.egressHosts = []string{"*/*"}
+		}
+		// initSidecarScopeInternalIndexes: the Sidecar's policy replaces the mesh's.
+		if p := sc.sidecar.Spec.GetOutboundTrafficPolicy(); p != nil && p.GetMode().String() != "" {
+			if p.GetMode().String() == "REGISTRY_ONLY" || p.GetMode().String() == "ALLOW_ANY" {
+				sc.outboundPolicy = p.GetMode().String()
+			}
+		}
+	}
+	for _, svc := range m.services {
+		if m.exportedTo(svc.exportTo, svc.namespace, pod.Namespace) && sc.egressImports(svc.namespace, svc.hostname, pod.Namespace) {
+			sc.visible[svc] = true
+		}
+	}
+	// Services that are destinations of imported VirtualServices are pulled
+	// in too (sidecar.go collectImportedServices).
+	if sc.sidecar != nil {
+		for _, vs := range m.s.VirtualServices {
+			if !m.vsVisible(vs, sc) {
+				continue
+			}
+			for _, d := range vsDestinations(vs) {
+				fq := m.resolveShortHost(d, vs.Namespace)
+				for _, svc := range m.byHost[fq] {
+					if m.exportedTo(svc.exportTo, svc.namespace, pod.Namespace) {
+						sc.visible[svc] = true
+					}
+				}
+			}
+		}
+	}
+	return sc
+}
+
+// exportedTo mirrors IsServiceVisible / exportTo semantics: "*" public,
+// "." or the owner namespace private, "~" nobody, else namespace names.
+func (m *model) exportedTo(exportTo []string, owner, viewer string) bool {
+	if len(exportTo) == 0 {
+		return true
+	}
+	for _, e := range exportTo {
+		switch e {
+		case "*":
+			return true
+		case ".":
+			if owner == viewer {
+				return true
+			}
+		case "~":
+		default:
+			if e == viewer {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// egressImports mirrors sidecar.go's host matching of egress "ns/host"
+// entries: ns "*" any, "." the proxy namespace, "~" none; host "*", "*.suffix"
+// or an exact hostname.
+func (sc *sidecarScope) egressImports(ns, hostname, proxyNS string) bool {
+	for _, h := range sc.egressHosts {
+		hns, hhost, ok := strings.Cut(h, "/")
+		if !ok {
+			continue
+		}
+		switch hns {
+		case "*":
+		case ".":
+			if ns != proxyNS {
+				continue
+			}
+		case "~":
+			continue
+		default:
+			if hns != ns {
+				continue
+			}
+		}
+		if hostMatches(hostname, hhost) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostMatches: pattern "*" matches all, "*.x" matches names ending ".x".
+func hostMatches(name, pattern string) bool {
+	pattern = strings.ToLower(pattern)
+	if pattern == "*" {
+		return true
+	}
+	if strings.HasPrefix(pattern, "*") {
+		return strings.HasSuffix(name, pattern[1:])
+	}
+	return name == pattern
+}
+
+func (m *model) vsVisible(vs *networkingv1.VirtualService, sc *sidecarScope) bool {
+	exportTo := vs.Spec.GetExportTo()
+	if len(exportTo) == 0 {
+		exportTo = m.mesh.DefaultVirtualServiceExportTo
+	}
+	if !m.exportedTo(exportTo, vs.Namespace, sc.proxyNS) {
+		return false
+	}
+	gws := vs.Spec.GetGateways()
+	if len(gws) > 0 {
+		mesh := false
+		for _, g := range gws {
+			if g == "mesh" {
+				mesh = true
+			}
+		}
+		if !mesh {
+			return false
+		}
+	}
+	for _, h := range vs.Spec.GetHosts() {
+		fq := m.resolveShortHost(h, vs.Namespace)
+		if sc.egressImports(vs.Namespace, fq, sc.proxyNS) {
+			return true
+		}
+	}
+	return false
+}
+
+func vsDestinations(vs *networkingv1.VirtualService) []string {
+	var out []string
+	for _, r := range vs.Spec.GetHttp() {
+		for _, d := range r.GetRoute() {
+			out = append(out, d.GetDestination().GetHost())
+		}
+	}
+	for _, r := range vs.Spec.GetTcp() {
+		for _, d := range r.GetRoute() {
+			out = append(out, d.GetDestination().GetHost())
+		}
+	}
+	return out
+}
+
+// resolveShortHost mirrors pkg/config/host ResolveShortnameToFQDN: a host
+// without dots is relative to the config's namespace.
+func (m *model) resolveShortHost(h, ns string) string {
+	h = strings.ToLower(h)
+	if h == "*" || strings.Contains(h, ".") {
+		return h
+	}
+	return h + "." + ns + ".svc." + m.clusterDomain
+}
+
+// visibleServicesOnPort returns the services visible to the proxy that
+// declare the port, in Istio's order.
+func (m *model) visibleServicesOnPort(sc *sidecarScope, port int32) []*service {
+	var out []*service
+	for _, svc := range m.services {
+		if sc.visible[svc] && svc.portByNumber(port) != nil {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+// visibleVirtualServices returns the VirtualServices the proxy sees, oldest
+// first (push_context.go sortConfigByCreationTime).
+func (m *model) visibleVirtualServices(sc *sidecarScope) []*networkingv1.VirtualService {
+	var out []*networkingv1.VirtualService
+	for _, vs := range m.s.VirtualServices {
+		if m.vsVisible(vs, sc) {
+			out = append(out, vs)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return out
+}
