@@ -1,0 +1,166 @@
+// Package inspect reads the part of a cluster that podreach needs into a
+// snapshot.Snapshot, either from the API server (live.go) or from YAML/JSON
+// files (file.go). Both readers resolve SRC and DST with pkg/podref and
+// finish with the same normalize step, so the same objects give the same
+// Snapshot whichever way they were read.
+//
+// The one intended difference is scope: the file reader keeps every object
+// of a kind it uses, while the live reader is namespace-bounded (Pods and
+// EndpointSlices only of the namespaces that matter, see LiveReader), so that
+// its cost grows with the namespaces involved rather than with the cluster.
+package inspect
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/podreach/kubectl-podreach/pkg/podref"
+	"github.com/podreach/kubectl-podreach/pkg/snapshot"
+)
+
+// Request says which pods to resolve and what else must be read.
+type Request struct {
+	Source podref.Ref
+	// Destination is set for the matrix form (DST is a pod or workload).
+	Destination *podref.Ref
+	// TargetHost is the hostname or IP the application dials (URL form),
+	// "" for the matrix form. It decides which extra namespaces matter.
+	TargetHost string
+}
+
+// Result is a Snapshot plus the pods that SRC and DST resolved to.
+type Result struct {
+	Snapshot *snapshot.Snapshot
+	Source   snapshot.PodKey
+	// Destination is the DST pod for the matrix form; for the URL form it is
+	// the pod that owns TargetHost when TargetHost is a pod IP, else nil.
+	Destination *snapshot.PodKey
+	// Requests lists the API requests the live reader made, in a stable
+	// order, one per line ("LIST /api/v1/services?resourceVersion=0 200"),
+	// for -v=4. Empty for the file reader.
+	Requests []string
+}
+
+// Reader reads a Snapshot for a Request. Errors are a *ReadError (exit 3)
+// or a *podref.Error (exit 2).
+type Reader interface {
+	Read(ctx context.Context, req Request) (*Result, error)
+}
+
+// ReadError means the cluster, or the -f input, could not be read: the
+// command exits with status 3. Error() is the complete line to print, in
+// kubectl's words, prefix included ("error: ...", "Unable to connect to the
+// server: ...", "Error from server (Forbidden): ...").
+type ReadError struct {
+	Msg string
+	Err error // the underlying error, if any
+}
+
+func (e *ReadError) Error() string { return e.Msg }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// podByIP finds the pod that owns ip as its primary IP (status.podIP, the
+// field the API server can select on), ignoring finished pods whose IP may
+// have been reused. Pods on the host network share the node's IP, so they
+// only count when no regular pod has the IP, and then only if there is one.
+func podByIP(pods []corev1.Pod, ip string) (*corev1.Pod, error) {
+	var regular, hostNet []*corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if p.Status.PodIP != ip || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if p.Spec.HostNetwork {
+			hostNet = append(hostNet, p)
+		} else {
+			regular = append(regular, p)
+		}
+	}
+	switch {
+	case len(regular) == 1:
+		return regular[0], nil
+	case len(regular) > 1:
+		names := make([]string, len(regular))
+		for i, p := range regular {
+			names[i] = p.Namespace + "/" + p.Name
+		}
+		return nil, &podref.Error{Kind: podref.Ambiguous,
+			Msg: "ip " + ip + " belongs to several running pods (" + strings.Join(names, ", ") + ")"}
+	case len(hostNet) == 1:
+		return hostNet[0], nil
+	}
+	return nil, nil
+}
+
+// targetIP returns the canonical IP when the target host is an IP literal.
+func targetIP(host string) string {
+	if ip := net.ParseIP(strings.Trim(host, "[]")); ip != nil {
+		return ip.String()
+	}
+	return ""
+}
+
+// pickKey resolves ref among pods into a PodKey.
+func pickKey(ref podref.Ref, pods []corev1.Pod) (snapshot.PodKey, error) {
+	p, chosen, err := podref.Pick(ref, pods)
+	if err != nil {
+		return snapshot.PodKey{}, err
+	}
+	return snapshot.PodKey{Namespace: p.Namespace, Name: p.Name, ChosenFrom: chosen}, nil
+}
+
+// meshNamespace is where istiod and its mesh ConfigMap live by default; the
+// live reader reads the ConfigMap only there (LiveOptions.MeshNamespace).
+const meshNamespace = "istio-system"
+
+// meshConfigMapNames returns the ConfigMaps whose `mesh` key configures the
+// source proxy, most specific first: a revisioned control plane (istiod-<rev>)
+// reads istio-<rev>, the default one reads istio.
+func meshConfigMapNames(src *corev1.Pod) []string {
+	if rev := proxyRevision(src); rev != "" && rev != "default" {
+		return []string{"istio-" + rev, "istio"}
+	}
+	return []string{"istio"}
+}
+
+// proxyRevision reads the control-plane revision the injector recorded in the
+// sidecar.istio.io/status annotation, or the istio.io/rev label.
+func proxyRevision(p *corev1.Pod) string {
+	if p == nil {
+		return ""
+	}
+	var status struct {
+		Revision string `json:"revision"`
+	}
+	if s := p.Annotations["sidecar.istio.io/status"]; s != "" && json.Unmarshal([]byte(s), &status) == nil && status.Revision != "" {
+		return status.Revision
+	}
+	return p.Labels["istio.io/rev"]
+}
+
+// meshFrom turns the chosen mesh ConfigMap (nil when none was found) into the
+// Snapshot's MeshConfig, with an Unread entry saying why defaults are used.
+// Both readers call it so that they word these cases identically.
+func meshFrom(cm *corev1.ConfigMap, ns string, names []string) (snapshot.MeshConfig, *snapshot.Unread) {
+	if cm == nil {
+		return snapshot.DefaultMeshConfig(), &snapshot.Unread{Resource: "configmaps", Namespace: ns,
+			Reason: `configmaps "` + names[0] + `" not found: using Istio's default mesh config`}
+	}
+	text, ok := cm.Data["mesh"]
+	if !ok {
+		return snapshot.DefaultMeshConfig(), &snapshot.Unread{Resource: "configmaps", Namespace: cm.Namespace,
+			Reason: `configmap "` + cm.Name + `" has no "mesh" key: using Istio's default mesh config`}
+	}
+	m, err := snapshot.ParseMeshConfig(text)
+	if err != nil {
+		return snapshot.DefaultMeshConfig(), &snapshot.Unread{Resource: "configmaps", Namespace: cm.Namespace,
+			Reason: `configmap "` + cm.Name + `": ` + err.Error() + `: using Istio's default mesh config`}
+	}
+	m.Found = true
+	m.ConfigMap = cm.Namespace + "/" + cm.Name
+	return m, nil
+}

@@ -1,0 +1,204 @@
+package inspect
+
+import (
+	"context"
+	"encoding/json"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// istioVersion lists one served version of an Istio kind, as v1 objects.
+type istioVersion[T any] struct {
+	version string
+	list    func(ctx context.Context, ns string, opts metav1.ListOptions) ([]T, error)
+}
+
+// listIstio tries the versions newest first. A 404 means "this version is
+// not served" (an older control plane) and moves on to the next; 404 for
+// every version means the CRD is not installed.
+func listIstio[T any](ctx context.Context, l *liveRead, group, resource, ns string, versions []istioVersion[T]) ([]T, error) {
+	for _, v := range versions {
+		items, err := v.list(ctx, ns, listOptions())
+		l.log("LIST", apiPath(group, v.version, ns, resource, ""), "resourceVersion=0", err)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		return items, err
+	}
+	return nil, errNotInstalled
+}
+
+// toV1 converts objects of an older Istio API version to the v1 type. The
+// versions share their spec and status messages, so the JSON form is the
+// same; going through it is also exactly what the file reader does.
+func toV1[T any, O any](items []O) ([]*T, error) {
+	out := make([]*T, 0, len(items))
+	for _, in := range items {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		o := new(T)
+		if err := json.Unmarshal(data, o); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+const (
+	networkingGroup = "networking.istio.io"
+	securityGroup   = "security.istio.io"
+)
+
+func (l *liveRead) listDestinationRules(ctx context.Context, ns string) error {
+	c := l.r.istio
+	items, err := listIstio(ctx, l, networkingGroup, "destinationrules", ns, []istioVersion[*networkingv1.DestinationRule]{
+		{"v1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.DestinationRule, error) {
+			x, err := c.NetworkingV1().DestinationRules(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return x.Items, nil
+		}},
+		{"v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.DestinationRule, error) {
+			x, err := c.NetworkingV1beta1().DestinationRules(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return toV1[networkingv1.DestinationRule](x.Items)
+		}},
+		{"v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.DestinationRule, error) {
+			x, err := c.NetworkingV1alpha3().DestinationRules(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return toV1[networkingv1.DestinationRule](x.Items)
+		}},
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.snap.DestinationRules = append(l.snap.DestinationRules, items...)
+	return err
+}
+
+func (l *liveRead) listVirtualServices(ctx context.Context, ns string) error {
+	c := l.r.istio
+	items, err := listIstio(ctx, l, networkingGroup, "virtualservices", ns, []istioVersion[*networkingv1.VirtualService]{
+		{"v1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.VirtualService, error) {
+			x, err := c.NetworkingV1().VirtualServices(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return x.Items, nil
+		}},
+		{"v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.VirtualService, error) {
+			x, err := c.NetworkingV1beta1().VirtualServices(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return toV1[networkingv1.VirtualService](x.Items)
+		}},
+		{"v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.VirtualService, error) {
+			x, err := c.NetworkingV1alpha3().VirtualServices(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return toV1[networkingv1.VirtualService](x.Items)
+		}},
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.snap.VirtualServices = append(l.snap.VirtualServices, items...)
+	return err
+}
+
+func (l *liveRead) listServiceEntries(ctx context.Context, ns string) error {
+	c := l.r.istio
+	items, err := listIstio(ctx, l, networkingGroup, "serviceentries", ns, []istioVersion[*networkingv1.ServiceEntry]{
+		{"v1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.ServiceEntry, error) {
+			x, err := c.NetworkingV1().ServiceEntries(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return x.Items, nil
+		}},
+		{"v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.ServiceEntry, error) {
+			x, err := c.NetworkingV1beta1().ServiceEntries(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return toV1[networkingv1.ServiceEntry](x.Items)
+		}},
+		{"v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.ServiceEntry, error) {
+			x, err := c.NetworkingV1alpha3().ServiceEntries(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return toV1[networkingv1.ServiceEntry](x.Items)
+		}},
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.snap.ServiceEntries = append(l.snap.ServiceEntries, items...)
+	return err
+}
+
+func (l *liveRead) listSidecars(ctx context.Context, ns string) error {
+	c := l.r.istio
+	items, err := listIstio(ctx, l, networkingGroup, "sidecars", ns, []istioVersion[*networkingv1.Sidecar]{
+		{"v1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.Sidecar, error) {
+			x, err := c.NetworkingV1().Sidecars(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return x.Items, nil
+		}},
+		{"v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.Sidecar, error) {
+			x, err := c.NetworkingV1beta1().Sidecars(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return toV1[networkingv1.Sidecar](x.Items)
+		}},
+		{"v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.Sidecar, error) {
+			x, err := c.NetworkingV1alpha3().Sidecars(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return toV1[networkingv1.Sidecar](x.Items)
+		}},
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.snap.Sidecars = append(l.snap.Sidecars, items...)
+	return err
+}
+
+func (l *liveRead) listPeerAuthentications(ctx context.Context, ns string) error {
+	c := l.r.istio
+	items, err := listIstio(ctx, l, securityGroup, "peerauthentications", ns, []istioVersion[*securityv1.PeerAuthentication]{
+		{"v1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*securityv1.PeerAuthentication, error) {
+			x, err := c.SecurityV1().PeerAuthentications(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return x.Items, nil
+		}},
+		{"v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*securityv1.PeerAuthentication, error) {
+			x, err := c.SecurityV1beta1().PeerAuthentications(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return toV1[securityv1.PeerAuthentication](x.Items)
+		}},
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.snap.PeerAuthentications = append(l.snap.PeerAuthentications, items...)
+	return err
+}

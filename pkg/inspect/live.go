@@ -1,0 +1,580 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	discoveryv1client "k8s.io/client-go/kubernetes/typed/discovery/v1"
+
+	networkingv1client "istio.io/client-go/pkg/clientset/versioned/typed/networking/v1"
+	networkingv1alpha3client "istio.io/client-go/pkg/clientset/versioned/typed/networking/v1alpha3"
+	networkingv1beta1client "istio.io/client-go/pkg/clientset/versioned/typed/networking/v1beta1"
+	securityv1client "istio.io/client-go/pkg/clientset/versioned/typed/security/v1"
+	securityv1beta1client "istio.io/client-go/pkg/clientset/versioned/typed/security/v1beta1"
+
+	"github.com/podreach/kubectl-podreach/pkg/podref"
+	"github.com/podreach/kubectl-podreach/pkg/snapshot"
+)
+
+// KubeClient is the part of kubernetes.Interface the live reader uses.
+type KubeClient interface {
+	CoreV1() corev1client.CoreV1Interface
+	DiscoveryV1() discoveryv1client.DiscoveryV1Interface
+}
+
+// IstioClient is the part of istio.io/client-go's versioned.Interface the
+// live reader uses: the v1 APIs and the older versions it falls back to.
+type IstioClient interface {
+	NetworkingV1() networkingv1client.NetworkingV1Interface
+	NetworkingV1beta1() networkingv1beta1client.NetworkingV1beta1Interface
+	NetworkingV1alpha3() networkingv1alpha3client.NetworkingV1alpha3Interface
+	SecurityV1() securityv1client.SecurityV1Interface
+	SecurityV1beta1() securityv1beta1client.SecurityV1beta1Interface
+}
+
+// LiveOptions tune the live reader.
+type LiveOptions struct {
+	// Context is the kubeconfig context; Origin becomes "context <name>"
+	// ("cluster" when empty).
+	Context string
+	// RequestTimeout is --request-timeout as the user gave it ("2s"), used
+	// only to word a timeout.
+	RequestTimeout string
+	// MeshNamespace is where the istio mesh ConfigMap is read
+	// (default istio-system).
+	MeshNamespace string
+}
+
+// LiveReader reads a Snapshot from the API server. It only reads (get and
+// list; never Secrets, never writes) and its cost grows with the namespaces
+// involved, not with the cluster (DESIGN.md "Reading the cluster cheaply"):
+//
+//  1. concurrently: SRC and DST by name (GET pod) or, for a workload, the
+//     pods of its namespace; for an IP target, the pods with that
+//     status.podIP; Namespaces, Services (all namespaces: every Service
+//     visible to the source proxy shapes its listeners), and the Istio
+//     DestinationRules, VirtualServices, ServiceEntries, Sidecars and
+//     PeerAuthentications (all namespaces: exportTo and the root namespace
+//     make other namespaces matter, and there are few of them);
+//  2. concurrently, for each namespace that matters (SRC's, DST's, those the
+//     target host names or whose pod or Service owns the target IP, and the
+//     mesh root namespace): its Pods and EndpointSlices; and the mesh
+//     ConfigMap (istio-<revision> of the source proxy, then istio).
+//
+// Lists use resourceVersion=0 (served from the watch cache). A forbidden or
+// absent kind leaves an Unread entry and the run goes on; a kind forbidden
+// cluster-wide is read again in each namespace that matters, which is what
+// a namespace-scoped Role allows. Connection failures, timeouts and bad
+// credentials end the run with a *ReadError.
+type LiveReader struct {
+	kube  KubeClient
+	istio IstioClient
+	opts  LiveOptions
+}
+
+var _ Reader = (*LiveReader)(nil)
+
+// NewLiveReader returns a reader of the cluster behind the two clients.
+func NewLiveReader(kube KubeClient, istio IstioClient, opts LiveOptions) *LiveReader {
+	if opts.MeshNamespace == "" {
+		opts.MeshNamespace = meshNamespace
+	}
+	return &LiveReader{kube: kube, istio: istio, opts: opts}
+}
+
+// Read reads what the request needs.
+func (r *LiveReader) Read(ctx context.Context, req Request) (*Result, error) {
+	l := &liveRead{r: r, req: req, podsListed: map[string]bool{}}
+	if err := l.read(ctx); err != nil {
+		return nil, err
+	}
+	return l.result()
+}
+
+// liveRead is the state of one Read. Tasks run concurrently and append to it
+// under mu; normalize sorts everything at the end.
+type liveRead struct {
+	r   *LiveReader
+	req Request
+
+	mu       sync.Mutex
+	snap     snapshot.Snapshot
+	requests []string
+
+	src, dst        *corev1.Pod     // resolved references
+	srcKey          snapshot.PodKey //
+	dstKey          *snapshot.PodKey
+	extraPods       []corev1.Pod    // read by name or IP; kept even if their namespace's list fails
+	podsListed      map[string]bool // namespaces whose pods phase 1 listed already
+	namespacesKnown bool            // the cluster-wide Namespace list succeeded
+	fallback        []kindReader    // kinds forbidden cluster-wide, to read per namespace
+	namespacesRead  map[string]bool
+}
+
+// kindReader reads one kind, cluster-wide (ns "") or in one namespace, and
+// appends what it read to the snapshot.
+type kindReader struct {
+	resource string // as Unread names it: "services", "sidecars.networking.istio.io"
+	read     func(ctx context.Context, ns string) error
+}
+
+func (l *liveRead) read(ctx context.Context) error {
+	// Phase 1: what does not depend on anything.
+	tasks := l.resolveTasks()
+	for _, k := range l.clusterWideKinds() {
+		tasks = append(tasks, func(ctx context.Context) error { return l.readClusterWide(ctx, k) })
+	}
+	if ip := targetIP(l.req.TargetHost); ip != "" {
+		tasks = append(tasks, func(ctx context.Context) error { return l.podsWithIP(ctx, ip) })
+	}
+	if err := runAll(ctx, tasks...); err != nil {
+		return err
+	}
+	if err := l.resolve(); err != nil {
+		return err
+	}
+
+	// Phase 2: the namespaces that matter, and the mesh config.
+	l.namespacesRead = map[string]bool{}
+	nss := l.namespacesThatMatter(l.r.opts.MeshNamespace)
+	tasks = l.namespaceTasks(nss)
+	tasks = append(tasks, l.readMeshConfig)
+	if err := runAll(ctx, tasks...); err != nil {
+		return err
+	}
+
+	// Phase 3, rare: the mesh config names another root namespace.
+	if root := l.snap.Mesh.RootNamespace; root != "" && !l.namespacesRead[root] {
+		return runAll(ctx, l.namespaceTasks([]string{root})...)
+	}
+	return nil
+}
+
+// resolveTasks reads SRC and DST: a pod by name, a workload through the
+// pods of its namespace (listed once per namespace).
+func (l *liveRead) resolveTasks() []func(context.Context) error {
+	refs := []*podref.Ref{&l.req.Source}
+	if l.req.Destination != nil {
+		refs = append(refs, l.req.Destination)
+	}
+	var tasks []func(context.Context) error
+	listNS := map[string]bool{}
+	for _, ref := range refs {
+		if !ref.IsPod() && !listNS[ref.Namespace] {
+			listNS[ref.Namespace] = true
+			ns := ref.Namespace
+			tasks = append(tasks, func(ctx context.Context) error {
+				if err := l.listPods(ctx, ns); err != nil {
+					return toReadError(err, l.r.opts.RequestTimeout) // cannot resolve SRC/DST without it
+				}
+				l.mu.Lock()
+				l.podsListed[ns] = true
+				l.mu.Unlock()
+				return nil
+			})
+		}
+	}
+	for _, ref := range refs {
+		if ref.IsPod() {
+			tasks = append(tasks, func(ctx context.Context) error { return l.getPod(ctx, *ref) })
+		}
+	}
+	return tasks
+}
+
+// getPod reads a pod reference by name. Not found is the user's mistake
+// (exit 2); any other failure, forbidden included, means we cannot answer.
+func (l *liveRead) getPod(ctx context.Context, ref podref.Ref) error {
+	pod, err := l.r.kube.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	l.log("GET", apiPath("", "v1", ref.Namespace, "pods", ref.Name), "", err)
+	var found []corev1.Pod
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return toReadError(err, l.r.opts.RequestTimeout)
+	default:
+		found = []corev1.Pod{*pod}
+	}
+	if _, _, err := podref.Pick(ref, found); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.extraPods = append(l.extraPods, found...)
+	l.mu.Unlock()
+	return nil
+}
+
+// resolve picks SRC and DST once phase 1 has read them.
+func (l *liveRead) resolve() error {
+	pick := func(ref podref.Ref) (*corev1.Pod, snapshot.PodKey, error) {
+		pool := l.snap.Pods
+		if ref.IsPod() {
+			pool = l.extraPods
+		}
+		p, chosen, err := podref.Pick(ref, pool)
+		if err != nil {
+			return nil, snapshot.PodKey{}, err
+		}
+		return &p, snapshot.PodKey{Namespace: p.Namespace, Name: p.Name, ChosenFrom: chosen}, nil
+	}
+	var err error
+	if l.src, l.srcKey, err = pick(l.req.Source); err != nil {
+		return err
+	}
+	if l.req.Destination != nil {
+		var key snapshot.PodKey
+		if l.dst, key, err = pick(*l.req.Destination); err != nil {
+			return err
+		}
+		l.dstKey = &key
+	}
+	// Keep the picked pods even if a later list of their namespace fails.
+	l.extraPods = append(l.extraPods, *l.src)
+	if l.dst != nil {
+		l.extraPods = append(l.extraPods, *l.dst)
+	}
+	return nil
+}
+
+// podsWithIP finds the pods that own an IP target. Fake clientsets ignore
+// field selectors, so the result is filtered here too.
+func (l *liveRead) podsWithIP(ctx context.Context, ip string) error {
+	selector := "status.podIP=" + ip
+	list, err := l.r.kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{ResourceVersion: "0", FieldSelector: selector})
+	l.log("LIST", apiPath("", "v1", "", "pods", ""), "fieldSelector="+selector, err)
+	if err != nil {
+		return l.degrade("pods", "", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range list.Items {
+		if p.Status.PodIP == ip {
+			l.extraPods = append(l.extraPods, p)
+		}
+	}
+	return nil
+}
+
+// namespacesThatMatter: SRC's and DST's, those the target names or owns,
+// and root (the mesh root namespace). Sorted, valid names only.
+func (l *liveRead) namespacesThatMatter(root string) []string {
+	set := map[string]bool{root: true, l.req.Source.Namespace: true}
+	if l.req.Destination != nil {
+		set[l.req.Destination.Namespace] = true
+	}
+	for _, p := range l.extraPods {
+		set[p.Namespace] = true
+	}
+	if host := l.req.TargetHost; host != "" {
+		if ip := targetIP(host); ip != "" {
+			for _, s := range l.snap.Services {
+				if s.Spec.ClusterIP == ip || slices.Contains(s.Spec.ClusterIPs, ip) {
+					set[s.Namespace] = true
+				}
+			}
+		} else {
+			for _, ns := range l.hostNamespaces(host) {
+				set[ns] = true
+			}
+		}
+	}
+	var out []string
+	for ns := range set {
+		if len(validation.IsDNS1123Label(ns)) == 0 {
+			out = append(out, ns)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hostNamespaces returns the labels of a hostname that are namespaces
+// ("web-0.web.demo.svc.cluster.local" → demo). Without the Namespace list,
+// it guesses as cluster DNS would parse the name: the label before "svc",
+// else the last label ("api.demo", "web-0.web.demo").
+func (l *liveRead) hostNamespaces(host string) []string {
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	if len(labels) < 2 {
+		return nil // a short name resolves in SRC's namespace
+	}
+	if l.namespacesKnown {
+		exists := map[string]bool{}
+		for _, ns := range l.snap.Namespaces {
+			exists[ns.Name] = true
+		}
+		var out []string
+		for _, label := range labels[1:] {
+			if exists[label] {
+				out = append(out, label)
+			}
+		}
+		return out
+	}
+	if i := slices.Index(labels, "svc"); i > 1 {
+		return []string{labels[i-1]}
+	}
+	return []string{labels[len(labels)-1]}
+}
+
+// namespaceTasks reads Pods and EndpointSlices of each namespace, plus the
+// kinds that were forbidden cluster-wide.
+func (l *liveRead) namespaceTasks(nss []string) []func(context.Context) error {
+	kinds := []kindReader{
+		{"pods", l.listPods},
+		{"endpointslices.discovery.k8s.io", l.listEndpointSlices},
+	}
+	kinds = append(kinds, l.fallback...)
+	var tasks []func(context.Context) error
+	for _, ns := range nss {
+		l.namespacesRead[ns] = true
+		for _, k := range kinds {
+			if k.resource == "pods" && l.podsListed[ns] {
+				continue
+			}
+			tasks = append(tasks, func(ctx context.Context) error {
+				return l.degrade(k.resource, ns, k.read(ctx, ns))
+			})
+		}
+	}
+	return tasks
+}
+
+// readClusterWide reads a kind in all namespaces; when that is forbidden,
+// phase 2 reads it in each namespace that matters.
+func (l *liveRead) readClusterWide(ctx context.Context, k kindReader) error {
+	err := k.read(ctx, "")
+	if apierrors.IsForbidden(err) {
+		l.mu.Lock()
+		l.fallback = append(l.fallback, k)
+		l.mu.Unlock()
+	}
+	return l.degrade(k.resource, "", err)
+}
+
+// degrade records a non-fatal error as Unread and returns nil, or returns a
+// fatal one as a *ReadError.
+func (l *liveRead) degrade(resource, ns string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isFatal(err) {
+		return toReadError(err, l.r.opts.RequestTimeout)
+	}
+	l.mu.Lock()
+	l.snap.Unread = append(l.snap.Unread, unreadFor(resource, ns, err))
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *liveRead) clusterWideKinds() []kindReader {
+	return []kindReader{
+		{"namespaces", l.readNamespaces},
+		{"services", l.listServices},
+		{"destinationrules.networking.istio.io", l.listDestinationRules},
+		{"virtualservices.networking.istio.io", l.listVirtualServices},
+		{"serviceentries.networking.istio.io", l.listServiceEntries},
+		{"sidecars.networking.istio.io", l.listSidecars},
+		{"peerauthentications.security.istio.io", l.listPeerAuthentications},
+	}
+}
+
+// listOptions: resourceVersion=0 lets the API server answer from its watch
+// cache instead of etcd; slightly stale data is fine for an explanation.
+func listOptions() metav1.ListOptions { return metav1.ListOptions{ResourceVersion: "0"} }
+
+func (l *liveRead) listPods(ctx context.Context, ns string) error {
+	list, err := l.r.kube.CoreV1().Pods(ns).List(ctx, listOptions())
+	l.log("LIST", apiPath("", "v1", ns, "pods", ""), "resourceVersion=0", err)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.snap.Pods = append(l.snap.Pods, list.Items...)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *liveRead) listServices(ctx context.Context, ns string) error {
+	list, err := l.r.kube.CoreV1().Services(ns).List(ctx, listOptions())
+	l.log("LIST", apiPath("", "v1", ns, "services", ""), "resourceVersion=0", err)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.snap.Services = append(l.snap.Services, list.Items...)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *liveRead) listEndpointSlices(ctx context.Context, ns string) error {
+	list, err := l.r.kube.DiscoveryV1().EndpointSlices(ns).List(ctx, listOptions())
+	l.log("LIST", apiPath(discoveryv1.GroupName, "v1", ns, "endpointslices", ""), "resourceVersion=0", err)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.snap.EndpointSlices = append(l.snap.EndpointSlices, list.Items...)
+	l.mu.Unlock()
+	return nil
+}
+
+// readNamespaces lists Namespaces (ns "") or, as the per-namespace fallback
+// when that is forbidden, gets one.
+func (l *liveRead) readNamespaces(ctx context.Context, ns string) error {
+	var items []corev1.Namespace
+	if ns == "" {
+		list, err := l.r.kube.CoreV1().Namespaces().List(ctx, listOptions())
+		l.log("LIST", apiPath("", "v1", "", "namespaces", ""), "resourceVersion=0", err)
+		if err != nil {
+			return err
+		}
+		items = list.Items
+	} else {
+		n, err := l.r.kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		l.log("GET", apiPath("", "v1", "", "namespaces", ns), "", err)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		items = []corev1.Namespace{*n}
+	}
+	l.mu.Lock()
+	l.snap.Namespaces = append(l.snap.Namespaces, items...)
+	if ns == "" {
+		l.namespacesKnown = true
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// readMeshConfig reads the mesh ConfigMap of the source proxy's control
+// plane: istio-<revision>, then istio, in the mesh namespace.
+func (l *liveRead) readMeshConfig(ctx context.Context) error {
+	ns := l.r.opts.MeshNamespace
+	names := meshConfigMapNames(l.src)
+	var found *corev1.ConfigMap
+	for _, name := range names {
+		cm, err := l.r.kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		l.log("GET", apiPath("", "v1", ns, "configmaps", name), "", err)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			l.mu.Lock()
+			l.snap.Mesh = snapshot.DefaultMeshConfig()
+			l.mu.Unlock()
+			return l.degrade("configmaps", ns, err)
+		}
+		found = cm
+		break
+	}
+	m, u := meshFrom(found, ns, names)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.snap.Mesh = m
+	if u != nil {
+		l.snap.Unread = append(l.snap.Unread, *u)
+	}
+	return nil
+}
+
+// result assembles the Result once everything is read.
+func (l *liveRead) result() (*Result, error) {
+	s := &l.snap
+	// Pods read by name or IP stay even when their namespace's list failed.
+	have := map[string]bool{}
+	for _, p := range s.Pods {
+		have[p.Namespace+"/"+p.Name] = true
+	}
+	for _, p := range l.extraPods {
+		if key := p.Namespace + "/" + p.Name; !have[key] {
+			have[key] = true
+			s.Pods = append(s.Pods, p)
+		}
+	}
+	res := &Result{Snapshot: s, Source: l.srcKey, Destination: l.dstKey}
+	if l.req.Destination == nil {
+		if ip := targetIP(l.req.TargetHost); ip != "" {
+			p, err := podByIP(s.Pods, ip)
+			if err != nil {
+				return nil, err
+			}
+			if p != nil {
+				res.Destination = &snapshot.PodKey{Namespace: p.Namespace, Name: p.Name}
+			}
+		}
+	}
+	s.Origin = "cluster"
+	if l.r.opts.Context != "" {
+		s.Origin = "context " + l.r.opts.Context
+	}
+	normalize(s)
+	sort.Strings(l.requests)
+	res.Requests = l.requests
+	return res, nil
+}
+
+// log records one API request and its outcome for Result.Requests.
+func (l *liveRead) log(verb, path, query string, err error) {
+	if query != "" {
+		path += "?" + query
+	}
+	outcome := fmt.Sprint(http.StatusOK)
+	if err != nil {
+		outcome = "error"
+		var status apierrors.APIStatus
+		if errors.As(err, &status) {
+			outcome = fmt.Sprint(status.Status().Code)
+		}
+	}
+	l.mu.Lock()
+	l.requests = append(l.requests, verb+" "+path+" "+outcome)
+	l.mu.Unlock()
+}
+
+// apiPath is the REST path of a request, as kubectl -v=6 shows it.
+func apiPath(group, version, ns, resource, name string) string {
+	p := "/api/" + version
+	if group != "" {
+		p = "/apis/" + group + "/" + version
+	}
+	if ns != "" {
+		p += "/namespaces/" + ns
+	}
+	p += "/" + resource
+	if name != "" {
+		p += "/" + name
+	}
+	return p
+}
+
+// runAll runs tasks concurrently and returns the first error in task order
+// (not in time order), so that the same failure gives the same message.
+func runAll(ctx context.Context, tasks ...func(context.Context) error) error {
+	errs := make([]error, len(tasks))
+	var wg sync.WaitGroup
+	for i, task := range tasks {
+		wg.Go(func() { errs[i] = task(ctx) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,166 @@
+// Package podref parses the SRC and DST arguments of `kubectl podreach`
+// (NAME, NAMESPACE/NAME, TYPE/NAME) and picks the pod they mean from a list
+// of pods. It is pure: no clients, so the live and the file readers resolve
+// references the same way.
+package podref
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Kind is the kind of object a reference names.
+type Kind string
+
+const (
+	KindPod         Kind = "pod"
+	KindDeployment  Kind = "deployment"
+	KindStatefulSet Kind = "statefulset"
+	KindDaemonSet   Kind = "daemonset"
+	KindReplicaSet  Kind = "replicaset"
+)
+
+// Ref is a parsed SRC or DST argument.
+type Ref struct {
+	Kind      Kind
+	Namespace string
+	Name      string
+	// Raw is the argument as the user typed it.
+	Raw string
+}
+
+// String is the short, kubectl-style form used in messages: "pod/web-0",
+// "deploy/web".
+func (r Ref) String() string { return shortNames[r.Kind] + "/" + r.Name }
+
+// IsPod tells a pod reference from a workload reference.
+func (r Ref) IsPod() bool { return r.Kind == KindPod }
+
+var shortNames = map[Kind]string{
+	KindPod:         "pod",
+	KindDeployment:  "deploy",
+	KindStatefulSet: "sts",
+	KindDaemonSet:   "ds",
+	KindReplicaSet:  "rs",
+}
+
+// typeAliases are the resource names kubectl accepts for the kinds podreach
+// can resolve to a pod (singular, plural, short name, group-qualified).
+var typeAliases = map[string]Kind{
+	"po": KindPod, "pod": KindPod, "pods": KindPod,
+	"deploy": KindDeployment, "deployment": KindDeployment, "deployments": KindDeployment,
+	"deployment.apps": KindDeployment, "deployments.apps": KindDeployment,
+	"sts": KindStatefulSet, "statefulset": KindStatefulSet, "statefulsets": KindStatefulSet,
+	"statefulset.apps": KindStatefulSet, "statefulsets.apps": KindStatefulSet,
+	"ds": KindDaemonSet, "daemonset": KindDaemonSet, "daemonsets": KindDaemonSet,
+	"daemonset.apps": KindDaemonSet, "daemonsets.apps": KindDaemonSet,
+	"rs": KindReplicaSet, "replicaset": KindReplicaSet, "replicasets": KindReplicaSet,
+	"replicaset.apps": KindReplicaSet, "replicasets.apps": KindReplicaSet,
+}
+
+// otherTypes are kubectl resource names that users plausibly type but that do
+// not name a pod. Rejecting them beats reading `svc/web` as pod "web" in a
+// namespace called "svc".
+var otherTypes = map[string]bool{
+	"svc": true, "service": true, "services": true,
+	"ep": true, "endpoints": true, "endpointslice": true, "endpointslices": true,
+	"job": true, "jobs": true, "cj": true, "cronjob": true, "cronjobs": true,
+	"no": true, "node": true, "nodes": true, "ns": true, "namespace": true, "namespaces": true,
+	"ing": true, "ingress": true, "ingresses": true, "cm": true, "configmap": true, "configmaps": true,
+	"secret": true, "secrets": true, "sa": true, "serviceaccount": true, "serviceaccounts": true,
+}
+
+// Parse reads a pod reference as kubectl would: NAME and TYPE/NAME live in
+// defaultNamespace (from -n or the context), NAMESPACE/NAME names a pod in
+// another namespace. A first segment that is a known type wins over a
+// namespace of the same name, as in kubectl.
+func Parse(arg, defaultNamespace string) (Ref, error) {
+	if defaultNamespace == "" {
+		defaultNamespace = "default"
+	}
+	ref := Ref{Kind: KindPod, Namespace: defaultNamespace, Raw: arg}
+	parts := strings.Split(arg, "/")
+	switch len(parts) {
+	case 1:
+		ref.Name = parts[0]
+	case 2:
+		first := strings.ToLower(parts[0])
+		if kind, ok := typeAliases[first]; ok {
+			ref.Kind = kind
+		} else if otherTypes[first] {
+			return Ref{}, invalidf("cannot use %q: podreach needs a pod or a workload "+
+				"(pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME); to reach a service, give its address, e.g. %s:PORT",
+				arg, parts[1])
+		} else {
+			ref.Namespace = parts[0]
+		}
+		ref.Name = parts[1]
+	default:
+		return Ref{}, invalidf("invalid pod reference %q: use NAME, NAMESPACE/NAME or TYPE/NAME (with -n for the namespace)", arg)
+	}
+	if arg == "" {
+		return Ref{}, invalidf("a pod reference is required: NAME, NAMESPACE/NAME or TYPE/NAME")
+	}
+	if ref.Name == "" {
+		return Ref{}, invalidf("invalid pod reference %q: the name is empty", arg)
+	}
+	if msgs := validation.IsDNS1123Label(ref.Namespace); len(msgs) > 0 {
+		return Ref{}, invalidf("invalid namespace %q in %q: %s", ref.Namespace, arg, shortValidation(msgs[0]))
+	}
+	if msgs := validation.IsDNS1123Subdomain(ref.Name); len(msgs) > 0 {
+		return Ref{}, invalidf("invalid name %q in %q: %s", ref.Name, arg, shortValidation(msgs[0]))
+	}
+	return ref, nil
+}
+
+// shortValidation drops the regular expression apimachinery appends to its
+// messages: the sentence says what is wrong, the regex only adds noise.
+func shortValidation(msg string) string {
+	if i := strings.Index(msg, " (e.g. "); i >= 0 {
+		return msg[:i]
+	}
+	return msg
+}
+
+// ErrorKind classifies a reference error.
+type ErrorKind int
+
+const (
+	// Invalid: the argument is malformed.
+	Invalid ErrorKind = iota
+	// NotFound: no such pod, or no (ready) pod behind the workload.
+	NotFound
+	// Ambiguous: the reference matches several pods and none can be preferred.
+	Ambiguous
+	// NoIP: the pod exists but has no IP (not scheduled, not started, finished).
+	NoIP
+)
+
+func (k ErrorKind) String() string {
+	switch k {
+	case Invalid:
+		return "Invalid"
+	case NotFound:
+		return "NotFound"
+	case Ambiguous:
+		return "Ambiguous"
+	case NoIP:
+		return "NoIP"
+	}
+	return fmt.Sprintf("ErrorKind(%d)", int(k))
+}
+
+// Error is a problem with a SRC or DST reference: the command exits with
+// status 2. Msg is one lower-case line without the "error: " prefix.
+type Error struct {
+	Kind ErrorKind
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func invalidf(format string, a ...any) error {
+	return &Error{Kind: Invalid, Msg: fmt.Sprintf(format, a...)}
+}
