@@ -1,0 +1,572 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/podreach/kubectl-podreach/pkg/explain"
+)
+
+const (
+	// noteWidth is where why:/fix: lines wrap.
+	noteWidth = 100
+	dash      = "—"
+
+	ansiGreen = "\x1b[32m"
+	ansiRed   = "\x1b[31m"
+	ansiReset = "\x1b[0m"
+)
+
+// Table writes the human-readable view of r: a SOURCE/DESTINATION block, then
+// one table per destination port (matrix form) or a single table (URL form),
+// with why:/fix: lines under each failing row. Warnings are not printed here:
+// the command writes them to stderr.
+func Table(w io.Writer, r *explain.Report, opts Options) error {
+	var out bytes.Buffer
+
+	if err := writeHeaderBlock(&out, r, opts); err != nil {
+		return err
+	}
+
+	for _, g := range groupRequests(r) {
+		out.WriteString("\n")
+		if g.title != "" {
+			out.WriteString(esc(g.title) + "\n")
+		}
+		if len(g.requests) == 0 {
+			out.WriteString("no address to examine on this port\n")
+			continue
+		}
+		if err := writeRequests(&out, g.requests, opts); err != nil {
+			return err
+		}
+	}
+	if len(r.Requests) == 0 {
+		out.WriteString("\nNo requests to examine: no destination port matched.\n")
+	}
+	if s := summaryLine(r); s != "" {
+		out.WriteString("\n" + s + "\n")
+	}
+	_, err := w.Write(out.Bytes())
+	return err
+}
+
+// writeHeaderBlock prints SOURCE, DESTINATION, TARGET (URL form) and, wide,
+// MESH lines, aligned like kubectl columns.
+func writeHeaderBlock(out *bytes.Buffer, r *explain.Report, opts Options) error {
+	rows := [][]string{workloadRow("SOURCE", r.Source, sourceNotes(r))}
+	if r.Destination != nil {
+		rows = append(rows, workloadRow("DESTINATION", *r.Destination, destinationNotes(*r.Destination)))
+	}
+	lines, err := renderRows(nil, rows, -1, nil)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		out.WriteString(l + "\n")
+	}
+	labelWidth := len("DESTINATION") + 3
+	if t := r.Target; t != nil {
+		line := t.URL
+		if t.Host != "" {
+			line += "   (Host: " + t.Host + ")"
+		}
+		fmt.Fprintf(out, "%-*s%s\n", labelWidth, "TARGET", esc(line))
+	}
+	if opts.Wide {
+		fmt.Fprintf(out, "%-*s%s\n", labelWidth, "MESH", esc(meshLine(r.Mesh)))
+	}
+	return nil
+}
+
+func workloadRow(label string, wl explain.Workload, notes []string) []string {
+	dp := orDash(wl.Dataplane)
+	if wl.IstioVersion != "" {
+		dp += " (istio " + wl.IstioVersion + ")"
+	}
+	if wl.HostNetwork {
+		dp += ", hostNetwork"
+	}
+	return []string{label, wl.Namespace + "/" + wl.Name, orDash(wl.IP), dp, strings.Join(notes, ", ")}
+}
+
+func sourceNotes(r *explain.Report) []string {
+	var notes []string
+	policy := r.Source.OutboundTrafficPolicy
+	if policy == "" && r.Source.Dataplane == "sidecar" {
+		policy = r.Mesh.OutboundTrafficPolicy
+	}
+	if policy != "" {
+		notes = append(notes, "outbound policy "+policy)
+	}
+	if r.Source.Sidecar != "" {
+		notes = append(notes, prefixed("Sidecar ", r.Source.Sidecar))
+	}
+	if r.Source.ChosenFrom != "" {
+		notes = append(notes, "chosen from "+r.Source.ChosenFrom)
+	}
+	return notes
+}
+
+func destinationNotes(wl explain.Workload) []string {
+	var notes []string
+	if pa := wl.PeerAuthentication; pa != "" {
+		if !strings.Contains(pa, "PeerAuthentication") {
+			pa = "PeerAuthentication " + pa
+		}
+		notes = append(notes, pa)
+	}
+	if wl.ChosenFrom != "" {
+		notes = append(notes, "chosen from "+wl.ChosenFrom)
+	}
+	return notes
+}
+
+func meshLine(m explain.Mesh) string {
+	parts := []string{}
+	if m.IstioVersion != "" {
+		parts = append(parts, "istio "+m.IstioVersion+" assumed")
+	}
+	if m.OutboundTrafficPolicy != "" {
+		parts = append(parts, "outboundTrafficPolicy "+m.OutboundTrafficPolicy)
+	}
+	if m.RootNamespace != "" {
+		parts = append(parts, "root namespace "+m.RootNamespace)
+	}
+	if m.ClusterDomain != "" {
+		parts = append(parts, "cluster domain "+m.ClusterDomain)
+	}
+	if m.EnableAutoMtls {
+		parts = append(parts, "auto mTLS on")
+	} else {
+		parts = append(parts, "auto mTLS off")
+	}
+	if m.ConfigMap != "" {
+		parts = append(parts, "from ConfigMap "+m.ConfigMap)
+	} else {
+		parts = append(parts, "defaults (no istio ConfigMap read)")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// prefixed adds kind to s unless s already starts with it.
+func prefixed(kind, s string) string {
+	if strings.HasPrefix(s, kind) {
+		return s
+	}
+	return kind + s
+}
+
+type group struct {
+	title    string
+	requests []explain.Request
+}
+
+// groupRequests splits the matrix by destination port, in Report.Ports order;
+// requests of no listed port come last under their own port title. The URL
+// form (no Ports) is one untitled group.
+func groupRequests(r *explain.Report) []group {
+	if len(r.Ports) == 0 {
+		if len(r.Requests) == 0 {
+			return nil
+		}
+		return []group{{requests: r.Requests}}
+	}
+	var groups []group
+	index := map[int32]int{}
+	for _, p := range r.Ports {
+		if _, dup := index[p.Port]; dup {
+			continue
+		}
+		index[p.Port] = len(groups)
+		groups = append(groups, group{title: portTitle(p)})
+	}
+	for _, req := range r.Requests {
+		i, ok := index[req.DestinationPort]
+		if !ok {
+			index[req.DestinationPort] = len(groups)
+			i = len(groups)
+			groups = append(groups, group{title: portTitle(explain.PortSummary{Port: req.DestinationPort})})
+		}
+		groups[i].requests = append(groups[i].requests, req)
+	}
+	return groups
+}
+
+// portTitle: PORT 8080 "http" (Service demo/web port http → HTTP).
+func portTitle(p explain.PortSummary) string {
+	if p.Port == 0 {
+		return "PORT ?"
+	}
+	s := "PORT " + strconv.Itoa(int(p.Port))
+	if p.Name != "" {
+		s += " " + strconv.Quote(p.Name)
+	}
+	switch {
+	case len(p.Sources) > 0 && p.Protocol != "":
+		s += " (" + strings.Join(p.Sources, "; ") + " → " + p.Protocol + ")"
+	case len(p.Sources) > 0:
+		s += " (" + strings.Join(p.Sources, "; ") + ")"
+	case p.Protocol != "":
+		s += " (" + p.Protocol + ")"
+	}
+	return s
+}
+
+// writeRequests prints one table and the why:/fix: notes under failing rows.
+func writeRequests(out *bytes.Buffer, reqs []explain.Request, opts Options) error {
+	// RESULT stays last so a long symptom does not push the wide columns away.
+	header := []string{"ADDRESS", "REACHES", "BALANCING", "mTLS"}
+	if opts.Wide {
+		header = append(header, "LISTENER", "ROUTE", "CLUSTER", "INBOUND")
+	}
+	header = append(header, "RESULT")
+	resultColumn := len(header) - 1
+	rows := make([][]string, 0, len(reqs))
+	for _, q := range reqs {
+		row := []string{addressCell(q), orDash(q.Reaches), balancingCell(q), mtlsCell(q)}
+		if opts.Wide {
+			row = append(row, listenerCell(q), routeCell(q), clusterCell(q), inboundCell(q))
+		}
+		rows = append(rows, append(row, resultCell(q)))
+	}
+	var colors []string
+	if opts.Color {
+		colors = make([]string, len(reqs))
+		for i, q := range reqs {
+			colors[i] = resultColor(q)
+		}
+	}
+	lines, err := renderRows(header, rows, resultColumn, colors)
+	if err != nil {
+		return err
+	}
+	if len(lines) != len(rows)+1 {
+		// A cell broke into several lines; print the table as it is.
+		for _, l := range lines {
+			out.WriteString(l + "\n")
+		}
+		return nil
+	}
+	out.WriteString(lines[0] + "\n")
+	for i, q := range reqs {
+		out.WriteString(lines[i+1] + "\n")
+		if q.Verdict != explain.VerdictFails {
+			continue
+		}
+		ns := notes(q)
+		// Consecutive failing rows with the same why:/fix: share one copy,
+		// printed under the last of them.
+		if i+1 < len(reqs) && reqs[i+1].Verdict == explain.VerdictFails && slices.Equal(ns, notes(reqs[i+1])) {
+			continue
+		}
+		for _, n := range ns {
+			out.WriteString(n + "\n")
+		}
+	}
+	return nil
+}
+
+func addressCell(q explain.Request) string {
+	hp := q.Address
+	if q.Port != 0 {
+		hp = net.JoinHostPort(q.Address, strconv.Itoa(int(q.Port)))
+	}
+	if q.Host != "" && q.Host != hp {
+		hp += "  (Host: " + q.Host + ")"
+	}
+	return hp
+}
+
+func balancingCell(q explain.Request) string {
+	switch {
+	case q.Balancing == "":
+		return dash
+	case q.Verdict == explain.VerdictFails && (q.Reaches == "" || q.Reaches == dash):
+		return dash
+	case q.Balancing == explain.BalancingNone && q.Verdict == explain.VerdictReaches:
+		return "none (pinned)"
+	case q.Balancing == explain.BalancingNone && q.Verdict == explain.VerdictLoadBalanced:
+		return "none (dialed IP)"
+	}
+	return q.Balancing
+}
+
+func mtlsCell(q explain.Request) string {
+	switch q.TLS {
+	case explain.TLSMutual:
+		return "yes"
+	case explain.TLSNone, "":
+		return dash
+	}
+	return "no"
+}
+
+func resultCell(q explain.Request) string {
+	switch q.Verdict {
+	case explain.VerdictFails:
+		if q.Symptom != "" {
+			return "FAILS: " + q.Symptom
+		}
+		return "FAILS"
+	case explain.VerdictReaches:
+		return "ok"
+	case explain.VerdictLoadBalanced:
+		if q.Balancing == explain.BalancingNone {
+			return "ok — lands on whichever IP DNS returned"
+		}
+		return "ok"
+	}
+	return orDash(q.Verdict)
+}
+
+func resultColor(q explain.Request) string {
+	switch q.Verdict {
+	case explain.VerdictFails:
+		return ansiRed
+	case explain.VerdictReaches, explain.VerdictLoadBalanced:
+		return ansiGreen
+	}
+	return ""
+}
+
+func listenerCell(q explain.Request) string {
+	o := q.Outbound
+	switch {
+	case o == nil && !q.Captured:
+		return "not captured"
+	case o == nil || o.Listener == "":
+		return dash
+	case o.FilterChain != "":
+		return o.Listener + " (" + o.FilterChain + ")"
+	}
+	return o.Listener
+}
+
+func routeCell(q explain.Request) string {
+	o := q.Outbound
+	switch {
+	case o == nil:
+		return dash
+	case o.RouteConfig != "" && o.VirtualHost != "":
+		return o.RouteConfig + " / " + o.VirtualHost
+	case o.RouteConfig != "":
+		return o.RouteConfig
+	case o.VirtualHost != "":
+		return o.VirtualHost
+	case o.Listener != "":
+		return "tcp_proxy"
+	}
+	return dash
+}
+
+func clusterCell(q explain.Request) string {
+	o := q.Outbound
+	if o == nil {
+		if q.KubeProxy != "" {
+			return "kube-proxy: " + q.KubeProxy
+		}
+		return dash
+	}
+	if len(o.WeightedClusters) > 0 {
+		parts := make([]string, 0, len(o.WeightedClusters))
+		for _, wc := range o.WeightedClusters {
+			parts = append(parts, fmt.Sprintf("%s (%d)", wc.Cluster, wc.Weight))
+		}
+		return strings.Join(parts, ", ")
+	}
+	switch {
+	case o.Cluster != "":
+		return o.Cluster
+	case o.DirectResponse != 0:
+		return fmt.Sprintf("direct response %d", o.DirectResponse)
+	}
+	return dash
+}
+
+func inboundCell(q explain.Request) string {
+	in := q.Inbound
+	switch {
+	case in == nil:
+		return dash
+	case !in.Captured && in.Accepted:
+		return "not captured (app answers)"
+	case !in.Accepted:
+		if in.Error != "" {
+			return "rejected: " + in.Error
+		}
+		return "rejected"
+	}
+	s := orDash(in.FilterChain)
+	if in.Mode != "" {
+		s += " (" + in.Mode + ")"
+	}
+	return s
+}
+
+// notes are the why:/fix: lines under a failing row.
+func notes(q explain.Request) []string {
+	var lines []string
+	for _, r := range q.Reasons {
+		lines = append(lines, wrapNote("  why: ", r.Message)...)
+	}
+	for _, f := range q.Fixes {
+		lines = append(lines, wrapNote("  fix: ", f.Message)...)
+	}
+	return lines
+}
+
+// wrapNote wraps msg at noteWidth columns, indenting continuation lines under
+// the first word after the label.
+func wrapNote(label, msg string) []string {
+	indent := strings.Repeat(" ", len(label))
+	var lines []string
+	line := label
+	empty := true
+	for _, word := range strings.Fields(esc(msg)) {
+		if !empty && runeLen(line)+1+runeLen(word) > noteWidth {
+			lines = append(lines, line)
+			line, empty = indent, true
+		}
+		if !empty {
+			line += " "
+		}
+		line += word
+		empty = false
+	}
+	if !empty || len(lines) == 0 {
+		lines = append(lines, strings.TrimRight(line, " "))
+	}
+	return lines
+}
+
+func summaryLine(r *explain.Report) string {
+	s := r.Summary
+	switch {
+	case s.Requests < 2:
+		return ""
+	case s.Failing == 0:
+		return fmt.Sprintf("%d requests, all ok.", s.Requests)
+	case s.Failing == 1:
+		return fmt.Sprintf("%d requests: %d ok, 1 fails.", s.Requests, s.Reaching)
+	}
+	return fmt.Sprintf("%d requests: %d ok, %d fail.", s.Requests, s.Reaching, s.Failing)
+}
+
+// renderRows lays rows out kubectl-style: no borders or separators, columns
+// left-aligned and three spaces apart, headers as given. Every cell is
+// escaped; colors[i], if set, colours the cell of row i in column colorCol.
+// It returns the lines without trailing blanks.
+func renderRows(header []string, rows [][]string, colorCol int, colors []string) ([]string, error) {
+	var buf bytes.Buffer
+	pad := tw.CellPadding{Global: tw.Padding{Left: "", Right: "   ", Overwrite: true}}
+	table := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Symbols: tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{
+				Separators: tw.Separators{ShowHeader: tw.Off, ShowFooter: tw.Off, BetweenRows: tw.Off, BetweenColumns: tw.Off},
+				Lines:      tw.Lines{ShowTop: tw.Off, ShowBottom: tw.Off, ShowHeaderLine: tw.Off, ShowFooterLine: tw.Off},
+			},
+		})),
+		tablewriter.WithConfig(tablewriter.Config{
+			Header: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoFormat: tw.Off, AutoWrap: tw.WrapNone},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Padding:    pad,
+			},
+			Row: tw.CellConfig{
+				Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone},
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Padding:    pad,
+			},
+			Behavior: tw.Behavior{TrimSpace: tw.Off},
+		}),
+	)
+	if header != nil {
+		table.Header(header)
+	}
+	for r, row := range rows {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = esc(c)
+			if i == colorCol && r < len(colors) && colors[r] != "" {
+				cells[i] = colors[r] + cells[i] + ansiReset
+			}
+		}
+		if err := table.Append(cells); err != nil {
+			return nil, fmt.Errorf("rendering the table: %w", err)
+		}
+	}
+	if err := table.Render(); err != nil {
+		return nil, fmt.Errorf("rendering the table: %w", err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		lines = append(lines, trimLine(l))
+	}
+	return lines, nil
+}
+
+// trimLine drops trailing blanks and the colour resets tablewriter appends
+// after padding, keeping a single reset when the line is coloured.
+func trimLine(l string) string {
+	colored := strings.Contains(l, "\x1b[")
+	for {
+		t := strings.TrimSuffix(strings.TrimRight(l, " "), ansiReset)
+		if t == l {
+			break
+		}
+		l = t
+	}
+	if colored {
+		l += ansiReset
+	}
+	return l
+}
+
+// esc neutralises terminal control characters coming from cluster data, as
+// kubectl does (ESC → ^[, CR → \r, other C0 controls in caret notation), and
+// keeps every cell on one line.
+func esc(s string) string {
+	s = printers.EscapeTerminal(s)
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteByte(' ')
+		case r == 0x7f:
+			b.WriteString("^?")
+		case isControl(r):
+			b.WriteByte('^')
+			b.WriteRune(r + '@')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func orDash(s string) string {
+	if s == "" {
+		return dash
+	}
+	return s
+}
+
+func runeLen(s string) int { return len([]rune(s)) }
