@@ -63,11 +63,16 @@ func (m *model) explain(q Query) (*Report, error) {
 		r := t.finish(t.trace(c))
 		rep.Requests = append(rep.Requests, r)
 		rep.Target = &Target{URL: q.Target.Raw, Scheme: q.Target.Scheme, Host: q.Target.HostHeader}
+		// DST is the pod the request lands on, else the pod the app dialed.
+		var p *corev1.Pod
 		if r.Upstream != nil && r.Upstream.Pod != "" {
-			if p := m.podByKey[r.Upstream.Pod]; p != nil {
-				w := m.workload(p, "")
-				rep.Destination = &w
-			}
+			p = m.podByKey[r.Upstream.Pod]
+		} else if r.DialedIP != "" {
+			p = m.podByIP[r.DialedIP]
+		}
+		if p != nil {
+			w := m.workload(p, "")
+			rep.Destination = &w
 		}
 	}
 	for _, r := range rep.Requests {
