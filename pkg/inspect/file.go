@@ -59,7 +59,7 @@ func (r *FileReader) Read(_ context.Context, req Request) (*Result, error) {
 
 // result resolves req against the loaded objects.
 func (w *world) result(req Request, origin string) (*Result, error) {
-	s := w.snap // normalize below builds new slices: w.snap stays as loaded
+	s := w.snap // normalized by load; shared, so only Unread is rebuilt here
 	s.Unread = slices.Clone(s.Unread)
 	s.Origin = origin
 	res := &Result{Snapshot: &s}
@@ -90,7 +90,7 @@ func (w *world) result(req Request, origin string) (*Result, error) {
 	if u != nil {
 		s.Unread = append(s.Unread, *u)
 	}
-	normalize(&s)
+	sortUnread(&s)
 	return res, nil
 }
 

@@ -96,7 +96,7 @@ func NewLiveReader(kube KubeClient, istio IstioClient, opts LiveOptions) *LiveRe
 
 // Read reads what the request needs.
 func (r *LiveReader) Read(ctx context.Context, req Request) (*Result, error) {
-	l := &liveRead{r: r, req: req, podsListed: map[string]bool{}}
+	l := &liveRead{r: r, req: req, podsListed: map[string]bool{}, namespacesRead: map[string]bool{}}
 	if err := l.read(ctx); err != nil {
 		return nil, err
 	}
@@ -113,14 +113,16 @@ type liveRead struct {
 	snap     snapshot.Snapshot
 	requests []string
 
-	src, dst        *corev1.Pod     // resolved references
-	srcKey          snapshot.PodKey //
-	dstKey          *snapshot.PodKey
-	extraPods       []corev1.Pod    // read by name or IP; kept even if their namespace's list fails
-	podsListed      map[string]bool // namespaces whose pods phase 1 listed already
-	namespacesKnown bool            // the cluster-wide Namespace list succeeded
-	fallback        []kindReader    // kinds forbidden cluster-wide, to read per namespace
-	namespacesRead  map[string]bool
+	// SRC and DST once resolved.
+	src, dst       *corev1.Pod
+	srcKey         snapshot.PodKey
+	dstKey         *snapshot.PodKey
+	extraPods      []corev1.Pod    // read by name or IP; kept even if their namespace's list fails
+	podsListed     map[string]bool // namespaces whose pods phase 1 listed already
+	namespacesRead map[string]bool // namespaces phase 2 (or 3) read
+
+	namespacesKnown bool         // the cluster-wide Namespace list succeeded
+	fallback        []kindReader // kinds forbidden cluster-wide, to read per namespace
 }
 
 // kindReader reads one kind, cluster-wide (ns "") or in one namespace, and
@@ -147,7 +149,6 @@ func (l *liveRead) read(ctx context.Context) error {
 	}
 
 	// Phase 2: the namespaces that matter, and the mesh config.
-	l.namespacesRead = map[string]bool{}
 	nss := l.namespacesThatMatter(l.r.opts.MeshNamespace)
 	tasks = l.namespaceTasks(nss)
 	tasks = append(tasks, l.readMeshConfig)

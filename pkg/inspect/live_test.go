@@ -415,10 +415,8 @@ func TestLiveMeshConfig(t *testing.T) {
 		src.Annotations = nil
 		canary := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "istio-canary", Namespace: "istio-system"},
 			Data: map[string]string{"mesh": "outboundTrafficPolicy: {mode: REGISTRY_ONLY}\nrootNamespace: istio-config"}}
-		for _, o := range []runtime.Object{src, canary} {
-			if err := kube.Tracker().Add(o); err != nil && !apierrors.IsAlreadyExists(err) {
-				t.Fatal(err)
-			}
+		if err := kube.Tracker().Add(canary); err != nil {
+			t.Fatal(err)
 		}
 		if err := kube.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), src, "demo"); err != nil {
 			t.Fatal(err)

@@ -68,6 +68,12 @@ func normalize(s *snapshot.Snapshot) {
 	s.Sidecars = sortByKey(s.Sidecars, pointerMeta[*networkingv1.Sidecar])
 	s.ServiceEntries = sortByKey(s.ServiceEntries, pointerMeta[*networkingv1.ServiceEntry])
 
+	sortUnread(s)
+}
+
+// sortUnread sorts and deduplicates Unread (the same read can fail the same
+// way in several namespaces' rounds).
+func sortUnread(s *snapshot.Snapshot) {
 	slices.SortFunc(s.Unread, func(a, b snapshot.Unread) int {
 		return cmp.Or(cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Reason, b.Reason))
 	})

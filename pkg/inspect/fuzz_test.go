@@ -1,0 +1,30 @@
+package inspect
+
+import (
+	"errors"
+	"os"
+	"testing"
+)
+
+// FuzzFileInput: any input gives a world or a *ReadError, never a panic.
+func FuzzFileInput(f *testing.F) {
+	if world, err := os.ReadFile(worldFile); err == nil {
+		f.Add(world)
+	}
+	for _, s := range []string{twoPods, "apiVersion: v1\nkind: List\nitems: [{kind: Pod}]", `{"kind": "PodList", "items": [{}]}`,
+		"kind: Endpoints\napiVersion: v1\nsubsets: [{addresses: [{ip: fd00::1}], ports: [{port: 1}]}]", "---\n- a\n", "{"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w := &world{}
+		if err := w.addFile("in.yaml", data); err != nil {
+			var re *ReadError
+			if !errors.As(err, &re) {
+				t.Fatalf("error %T: %v", err, err)
+			}
+			return
+		}
+		w.addMirroredSlices()
+		normalize(&w.snap)
+	})
+}
