@@ -73,9 +73,9 @@ type endpoint struct {
 	labels   map[string]string
 }
 
-func (s *service) isKube() bool      { return s.kube != nil }
-func (s *service) isHeadless() bool  { return s.isKube() && s.resolution == "Passthrough" }
-func (s *service) key() string       { return s.namespace + "/" + s.name }
+func (s *service) isKube() bool     { return s.kube != nil }
+func (s *service) isHeadless() bool { return s.isKube() && s.resolution == "Passthrough" }
+func (s *service) key() string      { return s.namespace + "/" + s.name }
 func (s *service) kindName() string {
 	if s.isKube() {
 		return "Service " + s.key()

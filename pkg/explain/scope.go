@@ -15,7 +15,7 @@ type sidecarScope struct {
 	// egressHosts of the catch-all egress listener ("ns/host").
 	egressHosts []string
 	// portLocked lists egress listeners with an explicit port (modelled only as a warning).
-	hasPortEgress bool
+	hasPortEgress  bool
 	outboundPolicy string
 	proxyNS        string
 	proxyLabels    map[string]string

@@ -128,7 +128,9 @@ func (t *tracer) trace(c call) Request {
 	return r
 }
 
-func isIPLiteral(s string) bool { return strings.Count(s, ".") == 3 && strings.Trim(s, "0123456789.") == "" || strings.Contains(s, ":") }
+func isIPLiteral(s string) bool {
+	return strings.Count(s, ".") == 3 && strings.Trim(s, "0123456789.") == "" || strings.Contains(s, ":")
+}
 
 // ipForm tells a ClusterIP from a pod IP.
 func (t *tracer) ipForm(ip string) string {

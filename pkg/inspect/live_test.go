@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,7 +110,7 @@ func TestLiveRequests(t *testing.T) {
 			kube, istio := worldFakes(t)
 			res := mustReadLive(t, kube, istio, tt.req)
 			want := append(append([]string{}, common...), tt.extra...)
-			sortStrings(want)
+			slices.Sort(want)
 			if !reflect.DeepEqual(res.Requests, want) {
 				t.Errorf("requests:\n  %s\nwant:\n  %s", strings.Join(res.Requests, "\n  "), strings.Join(want, "\n  "))
 			}
@@ -123,16 +124,6 @@ func TestLiveRequests(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func sortStrings(s []string) {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
 	}
 }
 
