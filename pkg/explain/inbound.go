@@ -81,13 +81,6 @@ func resolveTargetPort(pod *corev1.Pod, sp *servicePort) (int32, bool) {
 	return sp.port, true
 }
 
-// inboundResult is the destination side of one request.
-type inboundResult struct {
-	Inbound
-	// appReceives: what the application finally gets ("http", "tcp", "tls-bytes").
-	protocolError bool
-}
-
 // inbound mirrors the destination sidecar's virtualInbound listener
 // (listener_inbound.go buildInboundListeners, filterchain_options.go
 // getFilterChainMatchOptions, Istio 1.31): per target port chains named
@@ -166,9 +159,7 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 			if httpChain {
 				return reject("protocol error")
 			}
-			in.Accepted = true
 			in.Error = "the sidecar passes the Istio mTLS bytes through to the application (DISABLE)"
-			in.Accepted = false
 			return in
 		}
 	default: // PERMISSIVE

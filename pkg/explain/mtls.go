@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-
 	networkingapi "istio.io/api/networking/v1alpha3"
 	securityapi "istio.io/api/security/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -281,12 +279,4 @@ func (m *model) clientTLS(sc *sidecarScope, svc *service, sp *servicePort, subse
 		}
 	}
 	return TLSMutual, "auto mTLS: the endpoint has a sidecar (tlsMode=istio)"
-}
-
-// podLabelTLS is the endpoint's tlsMode label as Istio reads it.
-func podLabelTLS(p *corev1.Pod) string {
-	if p == nil {
-		return ""
-	}
-	return p.Labels["security.istio.io/tlsMode"]
 }

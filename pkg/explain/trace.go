@@ -229,10 +229,8 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 	hit := t.m.matchListener(t.listenersOn(c.port), dialIP, c.port, c.traffic)
 	ob := &Outbound{Listener: hit.listener, FilterChain: hit.filterChain}
 	r.Outbound = ob
-	httpPath := false
 	switch {
 	case hit.useHTTP:
-		httpPath = true
 		ob.RouteConfig = hit.l.httpRoute
 		r.Protocol = ProtoHTTP
 		if hit.l.httpSvc != nil {
@@ -291,9 +289,8 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 		if hit.listener != "virtualOutbound" {
 			why = "non-HTTP bytes on " + hit.listener + " take its PassthroughFilterChain"
 		}
-		t.passthrough(r, c, dialIP, why, httpPath)
+		t.passthrough(r, c, dialIP, why, false)
 	}
-	_ = httpPath
 }
 
 func (t *tracer) httpProtocolOnPort(svcs []*service, port int32) string {
