@@ -62,6 +62,49 @@ func (m *model) serviceTargets(pod *corev1.Pod, port int32) *inboundTarget {
 	return &cands[0]
 }
 
+// inboundChain is one application filter chain of the virtualInbound
+// listener: its name, the protocol it serves and the port its HTTP route
+// (inbound|http|PORT) is named after.
+type inboundChain struct {
+	name        string
+	protocol    string
+	servicePort int32
+}
+
+// inboundChainFor mirrors buildInboundChainConfigs and inboundChainConfig.Name
+// (pilot/pkg/networking/core/listener_inbound.go, Istio 1.31). Without a
+// Sidecar ingress, every ServiceTarget port gets a chain bound to 0.0.0.0
+// ("0.0.0.0_PORT"), protocol from the oldest Service. A Sidecar with ingress
+// listeners replaces those entirely (PILOT_ENABLE_SIDECAR_SERVICE_INBOUND_
+// LISTENER_MERGE is off by default): only its ports get chains, bound to
+// ingress.bind or else the pod IP (getSidecarInboundBindIPs), protocol
+// from ingress.port.protocol; every other port is passthrough.
+func (m *model) inboundChainFor(pod *corev1.Pod, port int32) *inboundChain {
+	if sc := m.selectSidecar(pod); sc != nil && len(sc.Spec.GetIngress()) > 0 {
+		for _, ing := range sc.Spec.GetIngress() {
+			if int32(ing.GetPort().GetNumber()) != port {
+				continue
+			}
+			bind := ing.GetBind()
+			if bind == "" {
+				if ips := podIPs(pod); len(ips) > 0 {
+					bind = ips[0]
+				}
+			}
+			return &inboundChain{
+				name:        bind + "_" + strconv.Itoa(int(port)),
+				protocol:    parseProtocol(ing.GetPort().GetProtocol()),
+				servicePort: port,
+			}
+		}
+		return nil
+	}
+	if tgt := m.serviceTargets(pod, port); tgt != nil {
+		return &inboundChain{name: "0.0.0.0_" + strconv.Itoa(int(port)), protocol: tgt.sp.protocol, servicePort: tgt.sp.port}
+	}
+	return nil
+}
+
 // resolveTargetPort mirrors the endpoints controller (FindPort): a number,
 // a named containerPort, or the service port when unset.
 func resolveTargetPort(pod *corev1.Pod, sp *servicePort) (int32, bool) {
@@ -115,12 +158,12 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 	in.Captured = true
 	pa := m.composePeerAuthentication(pod.Namespace, pod.Labels)
 	in.Mode, in.ModeSource = pa.forPort(port)
-	target := m.serviceTargets(pod, port)
+	chain := m.inboundChainFor(pod, port)
 	proto := ProtoAuto // passthrough chains sniff
-	if target != nil {
-		proto = target.sp.protocol
+	if chain != nil {
+		proto = chain.protocol
 		in.Protocol = proto
-		in.FilterChain = "0.0.0.0_" + strconv.Itoa(int(port))
+		in.FilterChain = chain.name
 		in.Cluster = fmt.Sprintf("inbound|%d||", port)
 	} else {
 		in.Protocol = "undeclared (passthrough)"
@@ -132,17 +175,23 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 		}
 	}
 	httpChain := isHTTP(proto)
-	if target != nil && httpChain {
-		in.VirtualHost = fmt.Sprintf("inbound|http|%d", target.sp.port)
-	} else if target == nil && traffic == "http" {
+	if chain != nil && (httpChain || proto == ProtoAuto && traffic == "http") {
+		in.VirtualHost = fmt.Sprintf("inbound|http|%d", chain.servicePort)
+	} else if chain == nil && traffic == "http" {
 		in.VirtualHost = "inbound|http|0"
-	} else if target != nil && proto == ProtoAuto && traffic == "http" {
-		in.VirtualHost = fmt.Sprintf("inbound|http|%d", target.sp.port)
 	}
 	reject := func(msg string) Inbound {
 		in.Accepted = false
 		in.Error = msg
 		in.FilterChain, in.VirtualHost, in.Cluster = "", "", ""
+		return in
+	}
+	// protocolError: a chain matched (so Envoy names it) but its HTTP codec
+	// cannot read the bytes (simulation/traffic.go ErrProtocolError).
+	protocolError := func() Inbound {
+		in.Accepted = false
+		in.Error = "protocol error"
+		in.VirtualHost, in.Cluster = "", ""
 		return in
 	}
 	switch in.Mode {
@@ -155,23 +204,20 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 			return reject("no filter chains matched")
 		}
 	case ModeDisable:
-		if tls == TLSMutual && target != nil {
+		if tls == TLSMutual && chain != nil {
 			if httpChain {
-				return reject("protocol error")
+				return protocolError()
 			}
 			in.Error = "the sidecar passes the Istio mTLS bytes through to the application (DISABLE)"
 			return in
 		}
 	default: // PERMISSIVE
-		if tls == TLSSimple && target != nil && httpChain {
+		if tls == TLSSimple && chain != nil && httpChain {
 			return reject("no filter chains matched")
 		}
 	}
 	if httpChain && traffic != "http" && tls != TLSSimple {
-		in.Accepted = false
-		in.Error = "protocol error"
-		in.VirtualHost, in.Cluster = "", ""
-		return in
+		return protocolError()
 	}
 	in.Accepted = true
 	return in

@@ -205,8 +205,8 @@ func (m *model) podPortProtocol(p *corev1.Pod, port int32) string {
 	if p == nil {
 		return ProtoTCP
 	}
-	if tgt := m.serviceTargets(p, port); tgt != nil {
-		return tgt.sp.protocol
+	if ch := m.inboundChainFor(p, port); ch != nil {
+		return ch.protocol
 	}
 	return ProtoAuto
 }

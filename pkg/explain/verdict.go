@@ -8,9 +8,13 @@ import (
 
 // Symptoms users see (ISTIO-BEHAVIOR.md §4.2, §5.4; Envoy response flags).
 const (
-	symptomUC            = `503 "upstream connect error or disconnect/reset before headers. reset reason: connection termination" (UC); DST's sidecar logs filter_chain_not_found (NR)`
-	symptomResetTCP      = "connection reset by peer right after connect (curl: (56) Recv failure / (52) Empty reply); DST's sidecar logs filter_chain_not_found (NR)"
-	symptomTLSToPlainApp = `503 "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error" — the client sidecar talks mTLS to an app without sidecar`
+	symptomUC       = `503 "upstream connect error or disconnect/reset before headers. reset reason: connection termination" (UC); DST's sidecar logs filter_chain_not_found (NR)`
+	symptomResetTCP = "connection reset by peer right after connect (curl: (56) Recv failure / (52) Empty reply); DST's sidecar logs filter_chain_not_found (NR)"
+	// mTLS into a DISABLE port's plaintext HTTP chain: the server's codec
+	// answers the ClientHello with a plaintext 400 and closes; the client's
+	// TLS handshake fails on it.
+	symptomMTLSToDisabled = `503 "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error: … WRONG_VERSION_NUMBER" (UF) — DST's sidecar (mTLS DISABLE) reads the TLS handshake as bad HTTP`
+	symptomTLSToPlainApp  = `503 "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error" — the client sidecar talks mTLS to an app without sidecar`
 )
 
 func (t *tracer) fail(r *Request, code, msg string) {
@@ -107,7 +111,7 @@ func (t *tracer) rejectSymptom(in Inbound, ld landing, c call, viaHCM bool) stri
 		return symptomResetTCP
 	case "protocol error":
 		if ld.tls == TLSMutual && viaHCM {
-			return symptomUC
+			return symptomMTLSToDisabled
 		}
 		return "DST's sidecar closes the connection (HTTP codec error: bytes that are not HTTP on a port declared HTTP; curl: (52) Empty reply from server)"
 	}

@@ -1,0 +1,255 @@
+package istiodiff
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"istio.io/istio/pilot/pkg/simulation"
+	istiolog "istio.io/istio/pkg/log"
+
+	"github.com/podreach/kubectl-podreach/pkg/explain"
+)
+
+// The figures the issue asks the suite to reach; fewer means worlds went
+// missing, not that the model got better.
+const (
+	minWorlds   = 20
+	minRequests = 150
+)
+
+// IstioVersion is the istio.io/istio commit this suite pins (go.mod):
+// release-1.31 branch, 1.31.0-rc (istio.io/api v1.31.0-rc.0).
+const IstioVersion = "istio.io/istio v0.0.0-20260827124520-eed52ebb66ad (release-1.31, 1.31.0-rc)"
+
+var plugin string // the built kubectl-podreach binary
+
+func TestMain(m *testing.M) {
+	// istiod logs every informer sync and push; only our diffs matter here.
+	for _, s := range istiolog.Scopes() {
+		s.SetOutputLevel(istiolog.NoneLevel)
+	}
+	dir, err := os.MkdirTemp("", "podreach-istiodiff")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	plugin = filepath.Join(dir, "kubectl-podreach")
+	// Built from the root module, with its own go.mod: the binary users get.
+	build := exec.Command("go", "build", "-o", plugin, "./cmd/kubectl-podreach")
+	build.Dir = filepath.Join("..", "..")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building kubectl-podreach:", err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// exceptions are requests where Istio's simulator is known not to model
+// what Envoy does; each entry names the world, the request and the evidence.
+// Keyed by "world|SRC DST|address:port|field".
+var exceptions = map[string]string{}
+
+// TestDifferential runs every world through the plugin (the built binary,
+// -f, -o json) and through Istio's control plane + simulator, and compares
+// each request field by field.
+func TestDifferential(t *testing.T) {
+	files, err := worldFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worlds, agreed, compared int
+	for _, f := range files {
+		w, err := loadWorld(f)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		worlds++
+		t.Run(w.Name, func(t *testing.T) {
+			is := newIstio(t, w)
+			for _, q := range w.Queries {
+				rep := runPlugin(t, w, q)
+				if rep == nil {
+					continue
+				}
+				for _, r := range rep.Requests {
+					diffs, ok := compareRequest(t, is, rep, r)
+					if !ok {
+						continue // nothing Istio decides (DNS failure, no proxy on either side)
+					}
+					compared++
+					what := fmt.Sprintf("%s | %s | %s:%d", w.Name, strings.Join(q, " "), r.Address, r.Port)
+					if r.Host != "" {
+						what += " Host=" + r.Host
+					}
+					if r.Traffic != "" {
+						what += " (" + r.Traffic + ")"
+					}
+					bad := 0
+					for _, d := range diffs {
+						key := fmt.Sprintf("%s|%s|%s:%d|%s", w.Name, strings.Join(q, " "), r.Address, r.Port, d.field)
+						if why := exceptions[key]; why != "" {
+							t.Logf("exception %s: ours %q, Istio %q (%s)", key, d.ours, d.istio, why)
+							continue
+						}
+						bad++
+						t.Errorf("%s\n    %-20s ours %-40q Istio %q", what, d.field, d.ours, d.istio)
+					}
+					if bad == 0 {
+						agreed++
+					}
+				}
+			}
+		})
+	}
+	fmt.Printf("%d requests in %d worlds agree (%d compared; Istio %s)\n", agreed, worlds, compared, IstioVersion)
+	if worlds < minWorlds || compared < minRequests {
+		t.Errorf("only %d worlds / %d requests compared; want ≥ %d / ≥ %d", worlds, compared, minWorlds, minRequests)
+	}
+}
+
+func runPlugin(t *testing.T, w *world, args []string) *explain.Report {
+	t.Helper()
+	full := append(append([]string{}, args...), "-f", w.Path, "-o", "json")
+	cmd := exec.Command(plugin, full...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+		err = nil // some request fails: a verdict, not an error
+	}
+	if err != nil {
+		t.Errorf("kubectl-podreach %s: %v\n%s", strings.Join(full, " "), err, stderr.String())
+		return nil
+	}
+	rep := &explain.Report{}
+	if err := json.Unmarshal(stdout.Bytes(), rep); err != nil {
+		t.Errorf("kubectl-podreach %s: decoding report: %v", strings.Join(full, " "), err)
+		return nil
+	}
+	return rep
+}
+
+type fieldDiff struct{ field, ours, istio string }
+
+// compareRequest replays one of our requests through Istio and lists the
+// fields that differ. ok is false when Istio has no say in the request.
+func compareRequest(t *testing.T, is *istio, rep *explain.Report, r explain.Request) (diffs []fieldDiff, ok bool) {
+	t.Helper()
+	if r.DialedIP == "" {
+		return nil, false
+	}
+	proto := simulation.TCP
+	host := ""
+	if r.Traffic == "http" {
+		proto = simulation.HTTP
+		host = r.Host
+	}
+	add := func(field string, ours, istio any) {
+		o, i := fmt.Sprint(ours), fmt.Sprint(istio)
+		if o != i {
+			diffs = append(diffs, fieldDiff{field, o, i})
+		}
+	}
+
+	tls := r.TLS // what reaches the destination when no source proxy is in the way
+	if rep.Source.Dataplane == explain.DataplaneSidecar && r.Captured {
+		src, err := is.sidecarFor(rep.Source.Namespace + "/" + rep.Source.Name)
+		if err != nil {
+			t.Errorf("%v", err)
+			return nil, false
+		}
+		upIP, upPort := r.DialedIP, int(r.Port)
+		if r.Upstream != nil {
+			upIP, upPort = r.Upstream.IP, int(r.Upstream.Port)
+		}
+		want := ours(r)
+		got := src.outbound(simulation.Call{Address: r.DialedIP, Port: int(r.Port), Protocol: proto, HostHeader: host, Path: r.Path}, want.Cluster, upIP, upPort)
+		add("listener", want.Listener, got.Listener)
+		add("routeConfig", want.RouteConfig, got.RouteConfig)
+		add("virtualHost", want.VirtualHost, got.VirtualHost)
+		add("cluster", want.Cluster, got.Cluster)
+		add("weightedClusters", want.Weighted, got.Weighted)
+		add("directResponse", want.DirectResponse, got.DirectResponse)
+		add("error", want.Error, got.Error)
+		if got.Upstream != "" || want.Upstream != "" {
+			add("upstream", want.Upstream, got.Upstream)
+		}
+		add("tls", want.TLS, got.TLS)
+		tls = got.TLS
+	}
+
+	in := r.Inbound
+	if in != nil && in.Captured && tls != explain.TLSNone && in.Pod != "" {
+		dst, err := is.sidecarFor(in.Pod)
+		if err != nil {
+			t.Errorf("%v", err)
+			return diffs, true
+		}
+		ip := dst.proxy.IPAddresses[0]
+		fc, cl, accepted, errText := dst.inbound(ip, int(in.Port), proto, tls, host)
+		oursErr := proxyError(in.Error)
+		add("inbound.filterChain", in.FilterChain, fc)
+		add("inbound.cluster", in.Cluster, cl)
+		add("inbound.accepted", oursErr == "", accepted)
+		add("inbound.error", oursErr, errText)
+	}
+	return diffs, true
+}
+
+// ours projects our report onto the fields Istio's simulator reports.
+func ours(r explain.Request) outcome {
+	ob := r.Outbound
+	if ob == nil {
+		ob = &explain.Outbound{}
+	}
+	o := outcome{
+		Listener:       ob.Listener,
+		RouteConfig:    ob.RouteConfig,
+		VirtualHost:    ob.VirtualHost,
+		Cluster:        ob.Cluster,
+		DirectResponse: ob.DirectResponse,
+		TLS:            r.TLS,
+	}
+	var parts []string
+	for _, w := range ob.WeightedClusters {
+		parts = append(parts, fmt.Sprintf("%s:%d", w.Cluster, w.Weight))
+	}
+	o.Weighted = strings.Join(parts, ",")
+	for _, rs := range r.Reasons {
+		switch rs.Code {
+		case "NO_VIRTUAL_HOST":
+			o.Error = simulation.ErrNoVirtualHost.Error()
+		case "NO_ROUTE_MATCH":
+			o.Error = simulation.ErrNoRoute.Error()
+		}
+	}
+	if o.Error != "" {
+		o.TLS = explain.TLSNone
+	}
+	if ob.ClusterType == "EDS" && r.Upstream != nil {
+		o.Upstream = "in EDS"
+	}
+	return o
+}
+
+// proxyError keeps the errors that are the destination proxy's own (the
+// simulator's vocabulary); the rest of our inbound errors describe what the
+// application then receives, which is beyond Envoy.
+func proxyError(e string) string {
+	switch e {
+	case simulation.ErrNoFilterChain.Error(), simulation.ErrProtocolError.Error(),
+		simulation.ErrMTLSError.Error(), simulation.ErrTLSError.Error():
+		return e
+	}
+	return ""
+}

@@ -1,0 +1,3 @@
+// Package istiodiff holds differential tests between kubectl-podreach's
+// model and Istio's own control-plane code.
+package istiodiff

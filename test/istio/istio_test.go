@@ -1,0 +1,416 @@
+package istiodiff
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"istio.io/istio/pilot/pkg/config/kube/crd"
+	"istio.io/istio/pilot/pkg/model"
+	"istio.io/istio/pilot/pkg/networking/core"
+	"istio.io/istio/pilot/pkg/networking/util"
+	"istio.io/istio/pilot/pkg/simulation"
+	"istio.io/istio/pilot/test/xds"
+)
+
+// istio is Istio's own control plane for one world: the fake discovery
+// server (real kube registry, config store, push context and xDS
+// generators) plus, per pod, the config istiod would send its sidecar.
+type istio struct {
+	t       *testing.T
+	w       *world
+	s       *xds.FakeDiscoveryServer
+	proxies map[string]*sidecar // by "ns/name"
+}
+
+// sidecar is the xDS of one pod's proxy, as pilot/pkg/simulation sees it.
+type sidecar struct {
+	proxy *model.Proxy
+	sim   *simulation.Simulation
+	eds   map[string]*endpoint.ClusterLoadAssignment
+}
+
+func newIstio(t *testing.T, w *world) *istio {
+	configs, _, err := crd.ParseInputs(w.IstioYAML)
+	if err != nil {
+		t.Fatalf("%s: Istio config: %v", w.Name, err)
+	}
+	for i := range configs {
+		// istiod's CRD client stamps every config with the cluster's domain
+		// suffix (pilot/pkg/config/kube/crdclient/client.go), which is how a
+		// short VirtualService host "reviews" becomes
+		// reviews.<ns>.svc.cluster.local (model.ResolveShortnameToFQDN).
+		// The fake's ConfigString path leaves it empty.
+		configs[i].Domain = "cluster.local"
+	}
+	s := xds.NewFakeDiscoveryServer(t, xds.FakeOptions{
+		KubernetesObjectString: w.KubeYAML,
+		Configs:                configs,
+		MeshConfig:             w.Mesh,
+	})
+	settle(t, s)
+	return &istio{t: t, w: w, s: s, proxies: map[string]*sidecar{}}
+}
+
+// settle waits until istiod has no config update in flight. The fake server
+// returns once its first push is committed, but krt collections (merged
+// VirtualServices, endpoint tlsMode from pod labels) can still queue
+// pushes; a proxy built before they land misses VirtualServices or sees
+// endpoints without their tlsMode, and the answer flickers between runs.
+func settle(t *testing.T, s *xds.FakeDiscoveryServer) {
+	deadline := time.Now().Add(10 * time.Second)
+	for quiet := 0; quiet < 3; {
+		in := s.Discovery.InboundUpdates.Load()
+		s.EnsureSynced(t)
+		time.Sleep(20 * time.Millisecond)
+		if s.Discovery.InboundUpdates.Load() == in && s.Discovery.CommittedUpdates.Load() >= in {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("istiod kept pushing for 10s")
+		}
+	}
+}
+
+// sidecarFor builds (once) the proxy of pod "ns/name" the way istiod sees a
+// connecting sidecar: its IPs, labels, namespace and the Istio version of its
+// istio-proxy image (the version gates several listener behaviours).
+func (is *istio) sidecarFor(key string) (*sidecar, error) {
+	if sc, ok := is.proxies[key]; ok {
+		return sc, nil
+	}
+	pod := is.w.Pods[key]
+	if pod == nil {
+		return nil, fmt.Errorf("pod %s not in world", key)
+	}
+	md, _ := pod["metadata"].(map[string]any)
+	ns, _ := md["namespace"].(string)
+	name, _ := md["name"].(string)
+	labels := map[string]string{}
+	if l, ok := md["labels"].(map[string]any); ok {
+		for k, v := range l {
+			labels[k] = fmt.Sprint(v)
+		}
+	}
+	var ips []string
+	if st, ok := pod["status"].(map[string]any); ok {
+		if pips, ok := st["podIPs"].([]any); ok {
+			for _, p := range pips {
+				if m, ok := p.(map[string]any); ok {
+					if ip, _ := m["ip"].(string); ip != "" {
+						ips = append(ips, ip)
+					}
+				}
+			}
+		}
+		if len(ips) == 0 {
+			if ip, _ := st["podIP"].(string); ip != "" {
+				ips = []string{ip}
+			}
+		}
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("pod %s has no IP", key)
+	}
+	p := is.s.SetupProxy(&model.Proxy{
+		ID:              name + "." + ns,
+		ConfigNamespace: ns,
+		IPAddresses:     ips,
+		Labels:          labels,
+		Metadata: &model.NodeMetadata{
+			Labels:       labels,
+			Namespace:    ns,
+			IstioVersion: proxyVersion(pod),
+		},
+	})
+	sim := simulation.NewSimulation(is.t, is.s, p)
+	sim.Routes = routesOnce(is.s, p, sim)
+	eds := map[string]*endpoint.ClusterLoadAssignment{}
+	for _, cla := range is.s.Endpoints(p) {
+		eds[cla.ClusterName] = cla
+	}
+	sc := &sidecar{proxy: p, sim: sim, eds: eds}
+	is.proxies[key] = sc
+	return sc, nil
+}
+
+// routesOnce rebuilds the RDS of a proxy asking for each route name once, as
+// Envoy does. The simulator's RoutesFromListeners passes duplicates (one per
+// per-pod headless listener on an auto port) and the second build of the
+// same name comes out empty (ISTIO-BEHAVIOR.md §11.1).
+func routesOnce(s *xds.FakeDiscoveryServer, p *model.Proxy, sim *simulation.Simulation) []*route.RouteConfiguration {
+	seen := map[string]bool{}
+	var names []string
+	for _, n := range core.ExtractRoutesFromListeners(sim.Listeners) {
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	res, _ := s.ConfigGen.BuildHTTPRoutes(p, &model.PushRequest{Push: s.PushContext()}, names)
+	out := make([]*route.RouteConfiguration, 0, len(res))
+	for _, r := range res {
+		rc := &route.RouteConfiguration{}
+		if err := r.Resource.UnmarshalTo(rc); err != nil {
+			panic(err)
+		}
+		out = append(out, rc)
+	}
+	return out
+}
+
+// proxyVersion is the tag of the pod's istio-proxy image ("1.31.0"), as the
+// agent reports ISTIO_VERSION to istiod.
+func proxyVersion(pod map[string]any) string {
+	spec, _ := pod["spec"].(map[string]any)
+	for _, field := range []string{"containers", "initContainers"} {
+		cs, _ := spec[field].([]any)
+		for _, c := range cs {
+			m, _ := c.(map[string]any)
+			if m["name"] != "istio-proxy" {
+				continue
+			}
+			img, _ := m["image"].(string)
+			if i := strings.LastIndex(img, ":"); i >= 0 && !strings.Contains(img[i:], "/") {
+				return strings.TrimSuffix(strings.SplitN(img[i+1:], "-", 2)[0], "-distroless")
+			}
+		}
+	}
+	return ""
+}
+
+// outcome is what one request did, in the terms both sides are compared in.
+type outcome struct {
+	Listener       string
+	RouteConfig    string
+	VirtualHost    string
+	Cluster        string
+	Weighted       string // "c1:w1,c2:w2"
+	DirectResponse int
+	Error          string // outbound: "no virtual host matched", "no route matched", …
+	// Upstream: whether the landing endpoint is one of the cluster's EDS
+	// endpoints (EDS clusters only; "" otherwise).
+	Upstream string
+	TLS      string // mtls | tls | plaintext | none
+
+	InboundFilterChain string
+	InboundCluster     string
+	InboundAccepted    bool
+	InboundError       string
+}
+
+// outbound runs the request through the source sidecar's listeners, routes
+// and clusters with pilot/pkg/simulation, then reads the TLS the chosen
+// cluster originates toward the landing endpoint from the cluster's
+// transport socket (matches) and the endpoint's EDS metadata.
+//
+// A weighted route has no single cluster; the simulator reports none. The
+// cluster we analyse must then be one of its weighted clusters, and TLS and
+// endpoints are read for that one.
+func (sc *sidecar) outbound(c simulation.Call, analysed, upstreamIP string, upstreamPort int) outcome {
+	res := sc.sim.Run(c)
+	o := outcome{
+		Listener:    res.ListenerMatched,
+		RouteConfig: res.RouteConfigMatched,
+		VirtualHost: res.VirtualHostMatched,
+		Cluster:     res.ClusterMatched,
+	}
+	if res.Error != nil {
+		o.Error = res.Error.Error()
+		o.TLS = "none"
+		return o
+	}
+	if res.RouteConfigMatched != "" || res.VirtualHostMatched != "" {
+		if r := sc.findRoute(res); r != nil {
+			switch a := r.GetAction().(type) {
+			case *route.Route_DirectResponse:
+				o.DirectResponse = int(a.DirectResponse.GetStatus())
+			case *route.Route_Redirect:
+				o.DirectResponse = redirectCode(a.Redirect)
+			case *route.Route_Route:
+				if wc := a.Route.GetWeightedClusters(); wc != nil {
+					var parts []string
+					for _, c := range wc.Clusters {
+						parts = append(parts, fmt.Sprintf("%s:%d", c.Name, c.GetWeight().GetValue()))
+					}
+					o.Weighted = strings.Join(parts, ",")
+					for _, c := range wc.Clusters {
+						if c.Name == analysed {
+							o.Cluster = analysed
+						}
+					}
+				}
+			}
+		}
+	}
+	o.TLS = sc.clientTLS(o.Cluster, upstreamIP, upstreamPort)
+	if ep := sc.eds[o.Cluster]; ep != nil {
+		o.Upstream = "not in EDS"
+		if findEndpoint(ep, upstreamIP, upstreamPort) != nil {
+			o.Upstream = "in EDS"
+		}
+	}
+	return o
+}
+
+func redirectCode(r *route.RedirectAction) int {
+	switch r.GetResponseCode() {
+	case route.RedirectAction_FOUND:
+		return 302
+	case route.RedirectAction_SEE_OTHER:
+		return 303
+	case route.RedirectAction_TEMPORARY_REDIRECT:
+		return 307
+	case route.RedirectAction_PERMANENT_REDIRECT:
+		return 308
+	}
+	return 301
+}
+
+// findRoute returns the route the simulator matched (it reports names only).
+func (sc *sidecar) findRoute(res simulation.Result) *route.Route {
+	for _, rc := range sc.sim.Routes {
+		if rc.Name != res.RouteConfigMatched {
+			continue
+		}
+		for _, vh := range rc.VirtualHosts {
+			if vh.Name != res.VirtualHostMatched {
+				continue
+			}
+			for _, r := range vh.Routes {
+				if r.Name == res.RouteMatched {
+					return r
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func findEndpoint(cla *endpoint.ClusterLoadAssignment, ip string, port int) *endpoint.LbEndpoint {
+	for _, l := range cla.Endpoints {
+		for _, e := range l.LbEndpoints {
+			a := e.GetEndpoint().GetAddress().GetSocketAddress()
+			if a.GetAddress() == ip && int(a.GetPortValue()) == port {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// clientTLS is what the cluster sends toward the endpoint ip:port, the way
+// Envoy picks a transport socket: the first transport_socket_matches entry
+// whose match is a subset of the endpoint's "envoy.transport_socket_match"
+// metadata (istiod's EDS sets tlsMode there), else the cluster's own
+// transport socket (cluster_builder.go / cluster_tls.go, Istio 1.31).
+func (sc *sidecar) clientTLS(name, ip string, port int) string {
+	switch name {
+	case "":
+		return "none"
+	case util.BlackHoleCluster:
+		return "none"
+	case util.PassthroughCluster:
+		return "plaintext"
+	}
+	var c *cluster.Cluster
+	for _, cl := range sc.sim.Clusters {
+		if cl.Name == name {
+			c = cl
+		}
+	}
+	if c == nil {
+		return "none" // no such cluster: Envoy answers 503 NC itself
+	}
+	var meta *structpb.Struct
+	cla := sc.eds[name]
+	if cla == nil {
+		cla = c.GetLoadAssignment()
+	}
+	if cla != nil {
+		if ep := findEndpoint(cla, ip, port); ep != nil {
+			meta = ep.GetMetadata().GetFilterMetadata()[util.EnvoyTransportSocketMetadataKey]
+		}
+	}
+	for _, m := range c.TransportSocketMatches {
+		if subset(m.GetMatch(), meta) {
+			return socketTLS(m.GetTransportSocket().GetTypedConfig().GetTypeUrl(), m.GetTransportSocket().GetTypedConfig().GetValue())
+		}
+	}
+	if ts := c.GetTransportSocket(); ts != nil {
+		return socketTLS(ts.GetTypedConfig().GetTypeUrl(), ts.GetTypedConfig().GetValue())
+	}
+	return "plaintext"
+}
+
+func subset(match, meta *structpb.Struct) bool {
+	for k, v := range match.GetFields() {
+		got, ok := meta.GetFields()[k]
+		if !ok || got.GetStringValue() != v.GetStringValue() {
+			return false
+		}
+	}
+	return true
+}
+
+// socketTLS classifies an upstream transport socket: Istio mTLS presents the
+// workload certificate from SDS "default" (ISTIO_MUTUAL / auto mTLS); any
+// other TLS context is a DestinationRule's SIMPLE or MUTUAL.
+func socketTLS(typeURL string, value []byte) string {
+	if !strings.HasSuffix(typeURL, "UpstreamTlsContext") {
+		return "plaintext" // raw_buffer
+	}
+	tc := &tlsv3.UpstreamTlsContext{}
+	if err := proto.Unmarshal(value, tc); err != nil {
+		return "tls"
+	}
+	certs := tc.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs()
+	if len(certs) > 0 && certs[0].GetName() == "default" {
+		return "mtls"
+	}
+	return "tls"
+}
+
+// inbound sends the request the way it arrives on the destination sidecar
+// (iptables → 15006) and reports the chain and cluster Envoy picks, or why
+// it rejects it.
+func (sc *sidecar) inbound(ip string, port int, proto simulation.Protocol, tls string, host string) (fc, cl string, accepted bool, errText string) {
+	c := simulation.Call{Address: ip, Port: port, Protocol: proto, CallMode: simulation.CallModeInbound, HostHeader: host}
+	switch tls {
+	case "mtls":
+		c.TLS = simulation.MTLS
+	case "tls":
+		c.TLS = simulation.TLS
+	default:
+		c.TLS = simulation.Plaintext
+	}
+	res := sc.sim.Run(c)
+	if res.Error != nil {
+		if errors.Is(res.Error, simulation.ErrNoFilterChain) {
+			return "", "", false, res.Error.Error()
+		}
+		return res.FilterChainMatched, "", false, res.Error.Error()
+	}
+	return res.FilterChainMatched, res.ClusterMatched, res.ClusterMatched != "", ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

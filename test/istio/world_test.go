@@ -1,0 +1,165 @@
+package istiodiff
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	meshconfig "istio.io/api/mesh/v1alpha1"
+	"istio.io/istio/pkg/config/mesh"
+	"sigs.k8s.io/yaml"
+
+	"github.com/podreach/kubectl-podreach/examples"
+)
+
+// world is one scenario file: the objects of a cluster (a `kubectl get -o
+// yaml` dump) and the podreach queries to run against it. The same file is
+// what `kubectl podreach -f` reads.
+type world struct {
+	Path    string
+	Name    string
+	Queries [][]string // CLI args (SRC DST [flags]) from the "# podreach:" lines
+
+	KubeYAML  string // Namespaces, Pods, Services, EndpointSlices for the fake kube registry
+	IstioYAML string // networking/security.istio.io objects for the config store
+	Mesh      *meshconfig.MeshConfig
+	Pods      map[string]map[string]any // "ns/name" and podIP → the Pod object
+}
+
+// kubeKinds are the Kubernetes kinds istiod's kube registry reads for a
+// sidecar's config; everything else in a dump (Deployments, ConfigMaps, the
+// ground truth's Oracle document) is left out, as istiod ignores it too.
+var kubeKinds = map[string]bool{"Namespace": true, "Pod": true, "Service": true, "EndpointSlice": true, "Node": true}
+
+// worldFiles lists every world the differential test runs: the shipped
+// examples and the extra worlds under worlds/.
+func worldFiles() ([]string, error) {
+	var files []string
+	for _, pattern := range []string{"../../examples/*.yaml", "worlds/*.yaml"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func loadWorld(path string) (*world, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	w := &world{Path: path, Name: filepath.Base(path), Pods: map[string]map[string]any{}}
+	if w.Queries, err = queryLines(data); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if len(w.Queries) == 0 {
+		return nil, fmt.Errorf("%s: no '# podreach: SRC DST' line", path)
+	}
+	var kube, cfg []string
+	meshYAML := ""
+	for _, doc := range splitDocs(data) {
+		var obj map[string]any
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		for _, o := range flattenList(obj) {
+			apiVersion, _ := o["apiVersion"].(string)
+			kind, _ := o["kind"].(string)
+			md, _ := o["metadata"].(map[string]any)
+			name, _ := md["name"].(string)
+			ns, _ := md["namespace"].(string)
+			group := strings.Split(apiVersion, "/")[0]
+			switch {
+			case group == "networking.istio.io" || group == "security.istio.io":
+				out, err := yaml.Marshal(o)
+				if err != nil {
+					return nil, err
+				}
+				cfg = append(cfg, string(out))
+			case kind == "ConfigMap" && name == "istio" && ns == "istio-system":
+				if d, ok := o["data"].(map[string]any); ok {
+					meshYAML, _ = d["mesh"].(string)
+				}
+			case kubeKinds[kind]:
+				if kind == "Pod" {
+					w.Pods[ns+"/"+name] = o
+					if st, ok := o["status"].(map[string]any); ok {
+						if ip, ok := st["podIP"].(string); ok && ip != "" {
+							w.Pods[ip] = o
+						}
+					}
+				}
+				out, err := yaml.Marshal(o)
+				if err != nil {
+					return nil, err
+				}
+				kube = append(kube, string(out))
+			}
+		}
+	}
+	w.KubeYAML = strings.Join(kube, "\n---\n")
+	w.IstioYAML = strings.Join(cfg, "\n---\n")
+	if w.Mesh, err = mesh.ApplyMeshConfigDefaults(meshYAML); err != nil {
+		return nil, fmt.Errorf("%s: mesh config: %v", path, err)
+	}
+	return w, nil
+}
+
+// queryLines reads every leading "# podreach: SRC DST [flags]" comment.
+func queryLines(data []byte) ([][]string, error) {
+	var out [][]string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "#") {
+			if line == "" || line == "---" {
+				continue
+			}
+			break
+		}
+		rest, ok := strings.CutPrefix(strings.TrimSpace(strings.TrimPrefix(line, "#")), "podreach:")
+		if !ok {
+			continue
+		}
+		args, err := examples.SplitWords(strings.TrimSpace(rest))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, args)
+	}
+	return out, sc.Err()
+}
+
+func splitDocs(data []byte) [][]byte {
+	var docs [][]byte
+	for _, d := range bytes.Split(append([]byte("\n"), data...), []byte("\n---")) {
+		if len(bytes.TrimSpace(d)) > 0 {
+			docs = append(docs, d)
+		}
+	}
+	return docs
+}
+
+func flattenList(o map[string]any) []map[string]any {
+	if o == nil {
+		return nil
+	}
+	if k, _ := o["kind"].(string); strings.HasSuffix(k, "List") {
+		var out []map[string]any
+		items, _ := o["items"].([]any)
+		for _, it := range items {
+			if m, ok := it.(map[string]any); ok {
+				out = append(out, flattenList(m)...)
+			}
+		}
+		return out
+	}
+	return []map[string]any{o}
+}
