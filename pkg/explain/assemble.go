@@ -60,15 +60,17 @@ func (m *model) explain(q Query) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		// An app that dials a pod (its IP or a per-pod name) means that pod:
+		// landing anywhere else (Host-routed to another Service, captured by
+		// a ServiceEntry listener) is a wrong destination, not a success.
+		t.dst = m.dialedPod(src, c.address)
 		r := t.finish(t.trace(c))
 		rep.Requests = append(rep.Requests, r)
 		rep.Target = &Target{URL: q.Target.Raw, Scheme: q.Target.Scheme, Host: q.Target.HostHeader}
-		// DST is the pod the request lands on, else the pod the app dialed.
-		var p *corev1.Pod
-		if r.Upstream != nil && r.Upstream.Pod != "" {
+		// DST is the pod the app dialed, else the pod the request lands on.
+		p := t.dst
+		if p == nil && r.Upstream != nil && r.Upstream.Pod != "" {
 			p = m.podByKey[r.Upstream.Pod]
-		} else if r.DialedIP != "" {
-			p = m.podByIP[r.DialedIP]
 		}
 		if p != nil {
 			w := m.workload(p, "")
@@ -369,6 +371,20 @@ func hostHeader(addr string, port int32) string {
 		return addr
 	}
 	return addr + ":" + strconv.Itoa(int(port))
+}
+
+// dialedPod is the pod that owns the first address the URL's host resolves
+// to from src, if it is a pod IP (not a ClusterIP, not a hostNetwork pod's
+// node IP).
+func (m *model) dialedPod(src *corev1.Pod, host string) *corev1.Pod {
+	ans := m.resolve(host, src.Namespace)
+	if len(ans.ips) == 0 {
+		return nil
+	}
+	if p := m.podByIP[ans.ips[0]]; p != nil && !p.Spec.HostNetwork {
+		return p
+	}
+	return nil
 }
 
 func (m *model) targetCall(src *corev1.Pod, tg *TargetSpec, traffic string) (call, error) {

@@ -26,8 +26,22 @@ type dnsAnswer struct {
 //     record per ready endpoint (NXDOMAIN when none);
 //   - <hostname>.<svc>.<ns>.svc.<zone>: the endpoint with that hostname
 //     (ready only, unless publishNotReadyAddresses);
-//   - ExternalName: a CNAME (not followed here).
+//   - ExternalName: a CNAME to spec.externalName, which the resolver follows
+//     (CoreDNS adds the target's A records when it is in the cluster zone).
+//
+// An NXDOMAIN moves the resolver on to the next search-list candidate
+// (glibc/musl res_search): "zk-cs.kafka" from namespace kafka is first
+// asked as zk-cs.kafka.kafka.svc.<zone> — no such endpoint of Service
+// kafka — and then as zk-cs.kafka.svc.<zone>.
 func (m *model) resolve(name, fromNS string) dnsAnswer {
+	return m.resolveDepth(name, fromNS, 0)
+}
+
+// maxCNAMEChain bounds ExternalName → ExternalName chains (CoreDNS stops
+// following after a few hops too).
+const maxCNAMEChain = 8
+
+func (m *model) resolveDepth(name, fromNS string, depth int) dnsAnswer {
 	if ip := net.ParseIP(name); ip != nil {
 		return dnsAnswer{ips: []string{ip.String()}, found: true, fqdn: name}
 	}
@@ -55,11 +69,20 @@ func (m *model) resolve(name, fromNS string) dnsAnswer {
 			}()...)
 		}
 	}
+	var nxdomain *dnsAnswer // the first, most specific NXDOMAIN, if nothing answers
 	for _, c := range candidates {
-		if a, ok := m.lookupClusterName(c); ok {
-			a.form = addressForm(name, a, fromNS)
-			return a
+		a, ok := m.lookupClusterName(c, depth)
+		if !ok {
+			continue
 		}
+		if !a.found {
+			if nxdomain == nil {
+				nxdomain = &a
+			}
+			continue
+		}
+		a.form = addressForm(name, a, fromNS)
+		return a
 	}
 	// Not a cluster name: upstream DNS answers it, which we cannot see.
 	// A ServiceEntry with addresses for the host tells us what Istio expects.
@@ -69,13 +92,19 @@ func (m *model) resolve(name, fromNS string) dnsAnswer {
 				note: fmt.Sprintf("%s is not a cluster name; ServiceEntry %s lists its addresses", base, svc.key())}
 		}
 	}
+	if nxdomain != nil {
+		return *nxdomain
+	}
 	if strings.HasSuffix(base, "."+m.clusterDomain) || !strings.Contains(base, ".") {
 		return dnsAnswer{fqdn: base, note: fmt.Sprintf("NXDOMAIN: no record for %q from namespace %s (search path %s.svc.%s svc.%s %s)", name, fromNS, fromNS, m.clusterDomain, m.clusterDomain, m.clusterDomain)}
 	}
 	return dnsAnswer{fqdn: base, form: "external", note: fmt.Sprintf("%s is not a cluster name: resolved by upstream DNS (not visible here)", base)}
 }
 
-func (m *model) lookupClusterName(fqdn string) (dnsAnswer, bool) {
+// lookupClusterName answers one fully qualified name from the cluster zone.
+// ok is false when the name is not the zone's to answer; found is false on
+// NXDOMAIN.
+func (m *model) lookupClusterName(fqdn string, depth int) (dnsAnswer, bool) {
 	suffix := ".svc." + m.clusterDomain
 	if strings.HasSuffix(fqdn, ".pod."+m.clusterDomain) {
 		// a-b-c-d.<ns>.pod.<zone> (CoreDNS "pods insecure", the kubeadm default).
@@ -99,7 +128,18 @@ func (m *model) lookupClusterName(fqdn string) (dnsAnswer, bool) {
 		a := dnsAnswer{fqdn: fqdn, svc: svc, found: true}
 		switch {
 		case svc.resolution == "Alias":
-			a.note = "CNAME " + svc.kube.Spec.ExternalName
+			target := strings.TrimSuffix(strings.ToLower(svc.kube.Spec.ExternalName), ".")
+			a.note = "CNAME " + target
+			if depth >= maxCNAMEChain {
+				return dnsAnswer{fqdn: fqdn, svc: svc, note: "CNAME chain too long at " + target}, true
+			}
+			t := m.resolveDepth(target+".", "", depth+1)
+			a.ips = t.ips
+			if len(t.ips) > 0 {
+				a.note += " → " + strings.Join(t.ips, ", ")
+			} else if t.note != "" {
+				a.note += " (" + t.note + ")"
+			}
 		case svc.isHeadless():
 			a.ips = m.headlessRecords(svc)
 			if len(a.ips) == 0 {

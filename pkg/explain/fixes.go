@@ -47,7 +47,7 @@ func (t *tracer) finish(r Request) Request {
 		case "NO_ENDPOINTS":
 			add(Fix{Object: "Pod", Field: "status.conditions[Ready]", Message: "the Service has no ready endpoints (check readiness probes and selector labels)"})
 		case "WRONG_DESTINATION":
-			add(Fix{Object: "caller", Message: "address the pod itself: its per-pod name through a headless Service (hostname.subdomain), or its IP on a port whose Service is headless"})
+			t.wrongDestinationFixes(&r, add)
 		}
 	}
 	return r
@@ -153,4 +153,29 @@ func (t *tracer) inboundServiceName(r Request) string {
 		}
 	}
 	return "Service"
+}
+
+// wrongDestinationFixes: the request lands somewhere that is not DST. Name
+// what diverted it: a ServiceEntry without addresses owning the port, a
+// Host header naming another Service, or plain load balancing.
+func (t *tracer) wrongDestinationFixes(r *Request, add func(Fix)) {
+	var svc *service
+	if r.Outbound != nil {
+		// outbound|PORT|SUBSET|HOST
+		if parts := strings.SplitN(r.Outbound.Cluster, "|", 4); len(parts) == 4 && parts[0] == "outbound" {
+			if l := t.m.byHost[parts[3]]; len(l) > 0 {
+				svc = l[0]
+			}
+		}
+	}
+	switch {
+	case svc != nil && svc.se != nil && len(svc.addresses) == 0 && r.Outbound.RouteConfig == "":
+		add(Fix{Object: "ServiceEntry " + svc.key(), Field: "spec.addresses",
+			Message: fmt.Sprintf("this ServiceEntry has no addresses, so its 0.0.0.0_%d listener takes every TCP connection to port %d from this proxy: give it spec.addresses, or hide it from this namespace (exportTo / Sidecar egress)", r.Port, r.Port)})
+	case svc != nil && r.Traffic == "http" && r.Outbound.VirtualHost != "":
+		add(Fix{Object: "caller", Field: "Host header",
+			Message: fmt.Sprintf("the Host header %q routes the request to %s; send the destination's own Service name (or no Host override)", stripPort(r.Host), svc.hostname)})
+	default:
+		add(Fix{Object: "caller", Message: "address the pod itself: its per-pod name through a headless Service (hostname.subdomain), or its IP on a port whose Service is headless"})
+	}
 }
