@@ -456,7 +456,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 
-	for _, w := range report.Warnings {
+	for _, w := range append(res.Warnings, report.Warnings...) {
 		fmt.Fprintf(o.ErrOut, "Warning: %s\n", oneLine(w))
 	}
 	if err := render.Print(o.Out, report, o.Output, render.Options{Color: o.color}); err != nil {

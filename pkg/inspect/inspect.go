@@ -43,6 +43,10 @@ type Result struct {
 	// order, one per line ("LIST /api/v1/services?resourceVersion=0 200"),
 	// for -v=4. Empty for the file reader.
 	Requests []string
+	// Warnings are about the read itself (a pod deleted while reading), to
+	// print as "Warning: …" lines; what could not be read is in
+	// Snapshot.Unread instead.
+	Warnings []string
 }
 
 // Reader reads a Snapshot for a Request. Errors are a *ReadError (exit 3)

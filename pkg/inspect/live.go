@@ -96,7 +96,7 @@ func NewLiveReader(kube KubeClient, istio IstioClient, opts LiveOptions) *LiveRe
 
 // Read reads what the request needs.
 func (r *LiveReader) Read(ctx context.Context, req Request) (*Result, error) {
-	l := &liveRead{r: r, req: req, podsListed: map[string]bool{}, namespacesRead: map[string]bool{}}
+	l := &liveRead{r: r, req: req, podsListed: map[string]bool{}, namespacesRead: map[string]bool{}, listedPods: map[string]bool{}}
 	if err := l.read(ctx); err != nil {
 		return nil, err
 	}
@@ -119,6 +119,7 @@ type liveRead struct {
 	dstKey         *snapshot.PodKey
 	extraPods      []corev1.Pod    // read by name or IP; kept even if their namespace's list fails
 	podsListed     map[string]bool // namespaces whose pods phase 1 listed already
+	listedPods     map[string]bool // namespaces whose pods a list returned (any phase)
 	namespacesRead map[string]bool // namespaces phase 2 (or 3) read
 
 	namespacesKnown bool         // the cluster-wide Namespace list succeeded
@@ -403,6 +404,7 @@ func (l *liveRead) listPods(ctx context.Context, ns string) error {
 	}
 	l.mu.Lock()
 	l.snap.Pods = append(l.snap.Pods, list.Items...)
+	l.listedPods[ns] = true
 	l.mu.Unlock()
 	return nil
 }
@@ -496,6 +498,7 @@ func (l *liveRead) readMeshConfig(ctx context.Context) error {
 // result assembles the Result once everything is read.
 func (l *liveRead) result() (*Result, error) {
 	s := &l.snap
+	warnings := l.vanishedPods()
 	// Pods read by name or IP stay even when their namespace's list failed.
 	have := map[string]bool{}
 	for _, p := range s.Pods {
@@ -507,7 +510,7 @@ func (l *liveRead) result() (*Result, error) {
 			s.Pods = append(s.Pods, p)
 		}
 	}
-	res := &Result{Snapshot: s, Source: l.srcKey, Destination: l.dstKey}
+	res := &Result{Snapshot: s, Source: l.srcKey, Destination: l.dstKey, Warnings: warnings}
 	if l.req.Destination == nil {
 		if ip := targetIP(l.req.TargetHost); ip != "" {
 			p, err := podByIP(s.Pods, ip)
@@ -527,6 +530,35 @@ func (l *liveRead) result() (*Result, error) {
 	sort.Strings(l.requests)
 	res.Requests = l.requests
 	return res, nil
+}
+
+// vanishedPods notices SRC or DST read by name (GET) but absent from the
+// later list of their namespace, or present there as another pod of the same
+// name (a new UID: a StatefulSet pod recreated): they were deleted while
+// podreach was reading. The answer stays the one for the pod as it was read
+// and picked, so the list's newer copy is dropped, and a warning says so.
+func (l *liveRead) vanishedPods() []string {
+	var out []string
+	picked := []*corev1.Pod{l.src}
+	if l.dst != nil && (l.dst.Namespace != l.src.Namespace || l.dst.Name != l.src.Name) {
+		picked = append(picked, l.dst)
+	}
+	for _, p := range picked {
+		if p == nil || !l.listedPods[p.Namespace] {
+			continue
+		}
+		i := slices.IndexFunc(l.snap.Pods, func(q corev1.Pod) bool { return q.Namespace == p.Namespace && q.Name == p.Name })
+		switch {
+		case i < 0:
+			out = append(out, fmt.Sprintf("pod %s/%s was deleted while podreach was reading the cluster: "+
+				"the answer describes it as it was read", p.Namespace, p.Name))
+		case l.snap.Pods[i].UID != p.UID:
+			l.snap.Pods = slices.Delete(l.snap.Pods, i, i+1)
+			out = append(out, fmt.Sprintf("pod %s/%s was deleted and recreated while podreach was reading the cluster: "+
+				"the answer describes the pod as it was first read", p.Namespace, p.Name))
+		}
+	}
+	return out
 }
 
 // log records one API request and its outcome for Result.Requests.

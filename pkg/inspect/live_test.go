@@ -458,3 +458,47 @@ func TestLiveOrigin(t *testing.T) {
 		t.Errorf("origin = %q", res.Snapshot.Origin)
 	}
 }
+
+// A pod read by name and then deleted (or deleted and recreated) before its
+// namespace's pods are listed: the answer keeps the pod as it was read and
+// says so.
+func TestLivePodDeletedWhileReading(t *testing.T) {
+	for _, recreate := range []bool{false, true} {
+		kube, istio := worldFakes(t)
+		pods := kube.Tracker()
+		kube.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if a.GetNamespace() != "demo" {
+				return false, nil, nil
+			}
+			gvr := corev1.SchemeGroupVersion.WithResource("pods")
+			obj, err := pods.Get(gvr, "demo", "web-0")
+			if err != nil {
+				return false, nil, nil // already done
+			}
+			old := obj.(*corev1.Pod)
+			if err := pods.Delete(gvr, "demo", "web-0"); err != nil {
+				t.Fatal(err)
+			}
+			if recreate {
+				p := old.DeepCopy()
+				p.UID, p.Status.PodIP, p.Status.PodIPs = "new-uid", "", nil
+				if err := pods.Create(gvr, p, "demo"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return false, nil, nil
+		})
+		res := mustReadLive(t, kube, istio, worldMatrix)
+		want := "pod demo/web-0 was deleted while podreach was reading the cluster: the answer describes it as it was read"
+		if recreate {
+			want = "pod demo/web-0 was deleted and recreated while podreach was reading the cluster: the answer describes the pod as it was first read"
+		}
+		if !slices.Equal(res.Warnings, []string{want}) {
+			t.Errorf("recreate=%v: warnings %q, want %q", recreate, res.Warnings, want)
+		}
+		i := slices.IndexFunc(res.Snapshot.Pods, func(p corev1.Pod) bool { return p.Namespace == "demo" && p.Name == "web-0" })
+		if i < 0 || res.Snapshot.Pods[i].Status.PodIP == "" || res.Snapshot.Pods[i].UID == "new-uid" {
+			t.Errorf("recreate=%v: web-0 is not kept as it was read", recreate)
+		}
+	}
+}

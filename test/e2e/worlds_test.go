@@ -1,0 +1,302 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/podreach/kubectl-podreach/examples"
+	"github.com/podreach/kubectl-podreach/test/e2e/harness"
+)
+
+// Users of the shared cluster.
+const (
+	readerUser  = "reader@example.com"   // bound to the README's ClusterRole, nothing else
+	noIstioUser = "no-istio@example.com" // the README's role without its Istio rules
+	nobodyUser  = "nobody@example.com"   // no binding at all
+)
+
+// TestWorlds applies each example world to a real API server, runs the built
+// plugin through a kubeconfig (as the admin, and as a user holding only the
+// README's ClusterRole) and requires the JSON report, the warnings and the
+// exit status to equal those of `-f examples/WORLD.yaml` for the same world.
+func TestWorlds(t *testing.T) {
+	c := shared(t)
+	ctx := context.Background()
+	role := readmeRole(t)
+	bindUsers(t, c, role)
+
+	worlds, err := examples.Worlds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(worlds) == 0 {
+		t.Fatal("no example worlds")
+	}
+	for _, w := range worlds {
+		t.Run(w.Name, func(t *testing.T) {
+			objs, err := harness.LoadYAML(w.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Now()
+			if err := c.Apply(ctx, objs); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("applied %d objects in %v", len(objs), time.Since(t0).Round(time.Millisecond))
+			t.Cleanup(func() {
+				if err := c.DeleteApplied(ctx); err != nil {
+					t.Errorf("clean up: %v", err)
+				}
+			})
+
+			want := podreach(t, append(slices.Clone(w.Args), "-f", "examples/"+w.File, "-o", "json")...)
+			if want.code > 1 {
+				t.Fatalf("the -f run itself failed:\n%s", want)
+			}
+			admin := podreach(t, append(slices.Clone(w.Args), "--kubeconfig", c.AdminKubeconfig(), "-o", "json")...)
+			requireSameAnswer(t, "admin", want, admin)
+
+			auditStart := countAudit(t, c, readerUser)
+			// -v=4 makes the plugin count its API requests; the audit log must show as many.
+			reader := podreach(t, append(slices.Clone(w.Args), "--kubeconfig", c.Kubeconfig(readerUser), "-o", "json", "-v=4")...)
+			requireSameAnswer(t, "README role", want, reader)
+			requireOnlyReads(t, c, role, auditStart, requestCount(t, reader))
+		})
+	}
+}
+
+// TestWorkloadReferences resolves SRC and DST from workloads (deploy/, sts/)
+// through the pods' ownerReferences and labels, live and from the file.
+func TestWorkloadReferences(t *testing.T) {
+	c := shared(t)
+	ctx := context.Background()
+	bindUsers(t, c, readmeRole(t))
+	w, objs := loadWorld(t, failWorld)
+	if err := c.Apply(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.DeleteApplied(ctx); err != nil {
+			t.Errorf("clean up: %v", err)
+		}
+	})
+	args := []string{"-n", "demo", "deploy/client", "sts/web", "-o", "json"}
+	want := podreach(t, append(slices.Clone(args), "-f", "examples/"+w.File)...)
+	if want.code > 1 || !strings.Contains(want.stdout, `"chosenFrom"`) {
+		t.Fatalf("the -f run did not resolve the workloads:\n%s", want)
+	}
+	got := podreach(t, append(slices.Clone(args), "--kubeconfig", c.Kubeconfig(readerUser))...)
+	requireSameAnswer(t, "workloads", want, got)
+}
+
+// requireSameAnswer compares a live run with the -f run of the same world.
+func requireSameAnswer(t *testing.T, who string, want, got result) {
+	t.Helper()
+	if got.code != want.code {
+		t.Errorf("%s: exit status %d, the -f run exits %d\nlive: %s\n-f: %s", who, got.code, want.code, got, want)
+		return
+	}
+	if w, g := warnings(want.stderr), warnings(got.stderr); !slices.Equal(w, g) {
+		t.Errorf("%s: warnings differ\n-f:   %q\nlive: %q", who, w, g)
+	}
+	wantJSON, gotJSON := normalizeReport(t, want.stdout), normalizeReport(t, got.stdout)
+	if !reflect.DeepEqual(wantJSON, gotJSON) {
+		t.Errorf("%s: the live report differs from the -f report:\n%s", who, jsonDiff(wantJSON, gotJSON))
+	}
+}
+
+// normalizeReport decodes a JSON report. No field is dropped: the report
+// does not say where its data came from, so a live answer and a file answer
+// for the same objects must be identical.
+func normalizeReport(t *testing.T, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not a JSON report: %v\n%s", err, truncate(s, 2000))
+	}
+	return v
+}
+
+// warnings are the "Warning: " lines of stderr, sorted.
+func warnings(stderr string) []string {
+	var out []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "Warning: ") {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// jsonDiff lists the lines of the indented JSON that differ.
+func jsonDiff(want, got any) string {
+	wb, _ := json.MarshalIndent(want, "", "  ")
+	gb, _ := json.MarshalIndent(got, "", "  ")
+	wl, gl := strings.Split(string(wb), "\n"), strings.Split(string(gb), "\n")
+	var b strings.Builder
+	n := 0
+	for i := 0; i < max(len(wl), len(gl)) && n < 40; i++ {
+		var w, g string
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w != g {
+			fmt.Fprintf(&b, "line %d\n  -f:   %s\n  live: %s\n", i+1, w, g)
+			n++
+		}
+	}
+	return b.String()
+}
+
+// readmeRole is the ClusterRole of the README's RBAC section: the test
+// proves that exactly it is sufficient.
+func readmeRole(t *testing.T) *rbacv1.ClusterRole {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(harness.RootDir(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n## RBAC\n")
+	if !ok {
+		t.Fatal("README.md has no RBAC section")
+	}
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	if !ok {
+		t.Fatal("README.md's RBAC section has no yaml block")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	var role rbacv1.ClusterRole
+	if err := yaml.UnmarshalStrict([]byte(block), &role); err != nil {
+		t.Fatalf("README.md's RBAC role: %v", err)
+	}
+	if role.Kind != "ClusterRole" || role.Name == "" {
+		t.Fatalf("README.md's RBAC block is not a named ClusterRole: %s", block)
+	}
+	// Read-only, and nothing a reader should not see.
+	for _, r := range role.Rules {
+		if !slices.Equal(r.Verbs, []string{"get", "list"}) {
+			t.Errorf("README role rule %v: verbs %v, want exactly [get list]", r.Resources, r.Verbs)
+		}
+		for _, res := range r.Resources {
+			if res == "*" || res == "secrets" || strings.Contains(res, "/") {
+				t.Errorf("README role grants %q: podreach must not need it", res)
+			}
+		}
+	}
+	return &role
+}
+
+// bindUsers creates the README role (and a variant without Istio) and binds
+// the test users.
+func bindUsers(t *testing.T, c *harness.Cluster, role *rbacv1.ClusterRole) {
+	t.Helper()
+	ctx := context.Background()
+	rbac := c.AdminClient().RbacV1()
+	noIstio := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: role.Name + "-no-istio"}}
+	for _, r := range role.Rules {
+		if !slices.ContainsFunc(r.APIGroups, func(g string) bool { return strings.HasSuffix(g, "istio.io") }) {
+			noIstio.Rules = append(noIstio.Rules, r)
+		}
+	}
+	for _, cr := range []*rbacv1.ClusterRole{{ObjectMeta: metav1.ObjectMeta{Name: role.Name}, Rules: role.Rules}, noIstio} {
+		if _, err := rbac.ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	for user, roleName := range map[string]string{readerUser: role.Name, noIstioUser: noIstio.Name} {
+		b := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + roleName},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: roleName},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: user}},
+		}
+		if _, err := rbac.ClusterRoleBindings().Create(ctx, b, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+func countAudit(t *testing.T, c *harness.Cluster, user string) int {
+	t.Helper()
+	ev, err := c.AuditEvents(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ev)
+}
+
+// requestCount reads "I podreach: N API requests" from a -v=4 run.
+func requestCount(t *testing.T, r result) int {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^I podreach: (\d+) API requests$`).FindStringSubmatch(r.stderr)
+	if m == nil {
+		t.Fatalf("no request count in the -v=4 output\n%s", r)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// requireOnlyReads checks the audit log: since from, the reader made the n
+// requests the plugin counted, only get and list, each allowed by the role,
+// and none was refused.
+func requireOnlyReads(t *testing.T, c *harness.Cluster, role *rbacv1.ClusterRole, from, n int) {
+	t.Helper()
+	var ev []harness.AuditEvent
+	// The API server writes an event once the response is sent: wait a little.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		all, err := c.AuditEvents(readerUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev = all[from:]
+		if len(ev) >= n || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(ev) != n {
+		t.Errorf("the audit log has %d requests of %s, the plugin counted %d", len(ev), readerUser, n)
+	}
+	for _, e := range ev {
+		if e.Verb != "get" && e.Verb != "list" {
+			t.Errorf("request %s %s: podreach must only get and list", e.Verb, e.RequestURI)
+		}
+		if e.ResponseStatus != nil && e.ResponseStatus.Code >= 400 && e.ResponseStatus.Code != 404 {
+			t.Errorf("request %s %s answered %d", e.Verb, e.RequestURI, e.ResponseStatus.Code)
+		}
+		if e.ObjectRef == nil {
+			t.Errorf("request %s %s is not a resource request", e.Verb, e.RequestURI)
+			continue
+		}
+		if !allowed(role, e.ObjectRef.APIGroup, e.ObjectRef.Resource, e.Verb) {
+			t.Errorf("request %s %s (%s %s) is not covered by the README role", e.Verb, e.RequestURI, e.ObjectRef.APIGroup, e.ObjectRef.Resource)
+		}
+	}
+}
+
+func allowed(role *rbacv1.ClusterRole, group, resource, verb string) bool {
+	for _, r := range role.Rules {
+		if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) {
+			return true
+		}
+	}
+	return false
+}
