@@ -175,6 +175,7 @@ func compareRequest(t *testing.T, is *istio, rep *explain.Report, r explain.Requ
 		want := ours(r)
 		got := src.outbound(simulation.Call{Address: r.DialedIP, Port: int(r.Port), Protocol: proto, HostHeader: host, Path: r.Path}, want.Cluster, upIP, upPort)
 		add("listener", want.Listener, got.Listener)
+		add("filterChain", want.FilterChain, got.FilterChain)
 		add("routeConfig", want.RouteConfig, got.RouteConfig)
 		add("virtualHost", want.VirtualHost, got.VirtualHost)
 		add("cluster", want.Cluster, got.Cluster)
@@ -214,6 +215,7 @@ func ours(r explain.Request) outcome {
 	}
 	o := outcome{
 		Listener:       ob.Listener,
+		FilterChain:    ob.FilterChain,
 		RouteConfig:    ob.RouteConfig,
 		VirtualHost:    ob.VirtualHost,
 		Cluster:        ob.Cluster,

@@ -194,6 +194,7 @@ func proxyVersion(pod map[string]any) string {
 // outcome is what one request did, in the terms both sides are compared in.
 type outcome struct {
 	Listener       string
+	FilterChain    string
 	RouteConfig    string
 	VirtualHost    string
 	Cluster        string
@@ -223,6 +224,7 @@ func (sc *sidecar) outbound(c simulation.Call, analysed, upstreamIP string, upst
 	res := sc.sim.Run(c)
 	o := outcome{
 		Listener:    res.ListenerMatched,
+		FilterChain: res.FilterChainMatched,
 		RouteConfig: res.RouteConfigMatched,
 		VirtualHost: res.VirtualHostMatched,
 		Cluster:     res.ClusterMatched,
