@@ -70,7 +70,12 @@ func (t *tracer) strictFixes(r *Request, add func(Fix)) {
 			add(Fix{Object: svc, Field: fmt.Sprintf("spec.ports[port=%d].name / appProtocol", r.Port),
 				Message: "or make the port tcp (name tcp-…, appProtocol: tcp) or leave it unnamed, so the headless per-pod listener carries pod-IP traffic with mTLS (Istio ≥ 1.12)"})
 		} else if r.Form == "pod-ip" || r.Form == "ip" {
-			add(Fix{Object: "caller", Message: "call the Service name instead of the pod IP (pod-IP traffic is passthrough: plaintext, no L7 load balancing)"})
+			if p := t.m.podByIP[r.DialedIP]; p != nil && t.m.serviceTargets(p, port) == nil {
+				add(Fix{Object: "Service", Field: "spec.ports",
+					Message: fmt.Sprintf("no Service declares port %d of %s/%s: add it to a Service that selects the pod and call that Service's name (pod-IP traffic is passthrough: plaintext)", port, p.Namespace, p.Name)})
+			} else {
+				add(Fix{Object: "caller", Message: "call the Service name instead of the pod IP (pod-IP traffic is passthrough: plaintext, no L7 load balancing)"})
+			}
 			if r.Outbound.Listener == "virtualOutbound" {
 				add(Fix{Object: "Service", Field: "spec.clusterIP: None",
 					Message: fmt.Sprintf("or serve port %d from a headless Service with a tcp/unnamed port: Istio then builds a per-pod listener with mTLS for each pod IP", r.Port)})
