@@ -173,7 +173,16 @@ func (t *tracer) wrongDestinationFixes(r *Request, add func(Fix)) {
 			}
 		}
 	}
+	vsRoute := ""
+	for _, rs := range r.Reasons {
+		if rs.Code == "VIRTUAL_SERVICE_TCP" && r.Outbound != nil {
+			vsRoute = r.Outbound.Route
+		}
+	}
 	switch {
+	case vsRoute != "":
+		add(Fix{Object: "VirtualService " + vsRoute, Field: "spec.tcp[].route",
+			Message: fmt.Sprintf("this VirtualService sends the connection to %s: change its route (or its hosts) if the destination pod should get it", r.Outbound.Cluster)})
 	case svc != nil && svc.se != nil && len(svc.addresses) == 0 && r.Outbound.RouteConfig == "":
 		add(Fix{Object: "ServiceEntry " + svc.key(), Field: "spec.addresses",
 			Message: fmt.Sprintf("this ServiceEntry has no addresses, so its 0.0.0.0_%d listener takes every TCP connection to port %d from this proxy: give it spec.addresses, or hide it from this namespace (exportTo / Sidecar egress)", r.Port, r.Port)})

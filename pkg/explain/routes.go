@@ -355,37 +355,8 @@ func (m *model) routeRequest(v *vhost, sc *sidecarScope, path string, headers ma
 		if dr := r.GetDirectResponse(); dr != nil {
 			return routeAction{route: name, direct: int(dr.GetStatus())}
 		}
-		act := routeAction{route: name}
-		dests := r.GetRoute()
-		for i, d := range dests {
-			fq := m.resolveShortHost(d.GetDestination().GetHost(), v.vs.Namespace)
-			var svc *service
-			for _, s := range m.byHost[fq] {
-				if sc.visible[s] {
-					svc = s
-					break
-				}
-			}
-			p := int32(d.GetDestination().GetPort().GetNumber())
-			if p == 0 {
-				// route.go GetDestinationCluster: the only port of the
-				// service, else the listener port.
-				p = v.port
-				if svc != nil && len(svc.ports) == 1 {
-					p = svc.ports[0].port
-				}
-			}
-			cl := outboundClusterName(p, d.GetDestination().GetSubset(), fq)
-			if i == 0 {
-				act.cluster, act.svc, act.port, act.subset = cl, svc, p, d.GetDestination().GetSubset()
-				if svc == nil {
-					act.missing = fq
-				}
-			}
-			if len(dests) > 1 {
-				act.weighted = append(act.weighted, WeightedCluster{Cluster: cl, Weight: d.GetWeight()})
-			}
-		}
+		act := m.routeDestinations(httpDestinations(r.GetRoute()), v.vs.Namespace, v.port, sc)
+		act.route = name
 		if len(act.weighted) > 0 {
 			sort.SliceStable(act.weighted, func(i, j int) bool { return act.weighted[i].Weight > act.weighted[j].Weight })
 		}
@@ -453,4 +424,117 @@ func stringMatch(sm *networkingapi.StringMatch, v string, ignoreCase bool) bool 
 		return err == nil && re.MatchString(v)
 	}
 	return true
+}
+
+// weightedDestination is what HTTPRouteDestination and RouteDestination (TCP)
+// have in common.
+type weightedDestination interface {
+	GetDestination() *networkingapi.Destination
+	GetWeight() int32
+}
+
+func httpDestinations(l []*networkingapi.HTTPRouteDestination) []weightedDestination {
+	out := make([]weightedDestination, 0, len(l))
+	for _, d := range l {
+		out = append(out, d)
+	}
+	return out
+}
+
+// routeDestinations resolves a route's destinations to clusters the way
+// route.go GetDestinationCluster does: the destination port, else the only
+// port of the service, else the listener port; the first destination is the
+// one analysed, several make a weighted split.
+func (m *model) routeDestinations(dests []weightedDestination, vsNS string, listenPort int32, sc *sidecarScope) routeAction {
+	var act routeAction
+	for i, d := range dests {
+		fq := m.resolveShortHost(d.GetDestination().GetHost(), vsNS)
+		var svc *service
+		for _, s := range m.byHost[fq] {
+			if sc.visible[s] {
+				svc = s
+				break
+			}
+		}
+		p := int32(d.GetDestination().GetPort().GetNumber())
+		if p == 0 {
+			p = listenPort
+			if svc != nil && len(svc.ports) == 1 {
+				p = svc.ports[0].port
+			}
+		}
+		cl := outboundClusterName(p, d.GetDestination().GetSubset(), fq)
+		if i == 0 {
+			act.cluster, act.svc, act.port, act.subset = cl, svc, p, d.GetDestination().GetSubset()
+			if svc == nil {
+				act.missing = fq
+			}
+		}
+		if len(dests) > 1 {
+			act.weighted = append(act.weighted, WeightedCluster{Cluster: cl, Weight: d.GetWeight()})
+		}
+	}
+	return act
+}
+
+// tcpRoute mirrors buildSidecarOutboundTCPListenerOpts and
+// buildSidecarOutboundTCPFilterChainOpts (listener.go, tls.go, Istio 1.31):
+// the VirtualServices visible to the proxy whose hosts match the listener's
+// service, in order; the first tcp route without match, or with a match that
+// selects this proxy (matchTCP: sourceLabels, port, sourceNamespace,
+// gateways incl. "mesh") and names no destinationSubnets, decides. Weighted
+// splits keep only destinations with weight > 0
+// (buildOutboundNetworkFiltersWithWeightedClusters). nil: the service's own
+// cluster. Routes restricted to destinationSubnets add CIDR-matched chains
+// that are not modelled.
+func (m *model) tcpRoute(sc *sidecarScope, svc *service, port int32) *routeAction {
+	for _, vs := range m.visibleVirtualServices(sc) {
+		hostHit := false
+		for _, h := range vs.Spec.GetHosts() {
+			if hostMatches(svc.hostname, m.resolveShortHost(h, vs.Namespace)) {
+				hostHit = true
+			}
+		}
+		if !hostHit {
+			continue
+		}
+		for _, tr := range vs.Spec.GetTcp() {
+			if len(tr.GetRoute()) == 0 {
+				continue
+			}
+			take := len(tr.GetMatch()) == 0
+			for _, mt := range tr.GetMatch() {
+				if matchTCP(mt, sc, port) && len(mt.GetDestinationSubnets()) == 0 {
+					take = true
+				}
+			}
+			if !take {
+				continue
+			}
+			var dests []weightedDestination
+			for _, d := range tr.GetRoute() {
+				if len(tr.GetRoute()) == 1 || d.GetWeight() > 0 {
+					dests = append(dests, d)
+				}
+			}
+			act := m.routeDestinations(dests, vs.Namespace, port, sc)
+			act.route = vs.Namespace + "/" + vs.Name
+			return &act
+		}
+	}
+	return nil
+}
+
+// matchTCP mirrors tls.go matchTCP for a sidecar (gateway "mesh").
+func matchTCP(mt *networkingapi.L4MatchAttributes, sc *sidecarScope, port int32) bool {
+	if gws := mt.GetGateways(); len(gws) > 0 && !contains(gws, "mesh") {
+		return false
+	}
+	if len(mt.GetSourceLabels()) > 0 && !labelsMatch(mt.GetSourceLabels(), sc.proxyLabels) {
+		return false
+	}
+	if mt.GetPort() != 0 && int32(mt.GetPort()) != port {
+		return false
+	}
+	return mt.GetSourceNamespace() == "" || mt.GetSourceNamespace() == sc.proxyNS
 }

@@ -249,6 +249,7 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 		}
 		ob.VirtualHost = v.name
 		act := t.m.routeRequest(v, t.sc, c.path, c.headers, c.host)
+		t.preferWeighted(&act)
 		ob.Route = act.route
 		ob.Cluster = act.cluster
 		ob.WeightedClusters = act.weighted
@@ -281,8 +282,22 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 		t.serviceCluster(r, c, dialIP, act.svc, act.port, act.subset, true)
 	case hit.tcp != nil:
 		r.Protocol = hit.tcp.port.protocol
-		ob.Cluster = outboundClusterName(hit.tcp.port.port, "", hit.tcp.svc.hostname)
-		t.serviceCluster(r, c, dialIP, hit.tcp.svc, hit.tcp.port.port, "", false)
+		act := t.m.tcpRoute(t.sc, hit.tcp.svc, c.port)
+		if act == nil {
+			ob.Cluster = outboundClusterName(hit.tcp.port.port, "", hit.tcp.svc.hostname)
+			t.serviceCluster(r, c, dialIP, hit.tcp.svc, hit.tcp.port.port, "", false)
+			return
+		}
+		t.preferWeighted(act)
+		ob.Route, ob.Cluster, ob.WeightedClusters = act.route, act.cluster, act.weighted
+		if act.svc == nil {
+			r.TLS = TLSNone
+			t.fail(r, "UNKNOWN_DESTINATION", fmt.Sprintf("VirtualService %s sends TCP to %s, which is not a service this proxy knows", act.route, act.missing))
+			r.Symptom = "connection closed right after connect (the source sidecar has no cluster " + act.cluster + ")"
+			return
+		}
+		r.Reasons = append(r.Reasons, Reason{Code: "VIRTUAL_SERVICE_TCP", Message: fmt.Sprintf("VirtualService %s routes this TCP port to %s", act.route, act.cluster)})
+		t.serviceCluster(r, c, dialIP, act.svc, act.port, act.subset, false)
 	default:
 		r.Protocol = ProtoTCP
 		why := "no listener for " + dialIP + ":" + strconv.Itoa(int(c.port)) + " or 0.0.0.0:" + strconv.Itoa(int(c.port)) + " → virtualOutbound catch-all"
@@ -379,22 +394,7 @@ func (t *tracer) serviceCluster(r *Request, c call, dialIP string, svc *service,
 	} else {
 		ob.ClusterType = "EDS"
 	}
-	eps := t.m.endpoints(svc, sp, true)
-	if subset != "" && dr != nil {
-		var sel map[string]string
-		for _, ss := range dr.Spec.GetSubsets() {
-			if ss.GetName() == subset {
-				sel = ss.GetLabels()
-			}
-		}
-		var keep []endpoint
-		for _, ep := range eps {
-			if labelsMatch(sel, ep.labels) {
-				keep = append(keep, ep)
-			}
-		}
-		eps = keep
-	}
+	eps := t.clusterEndpoints(svc, sp, subset)
 	if len(eps) == 0 {
 		r.TLS = TLSNone
 		t.fail(r, "NO_ENDPOINTS", fmt.Sprintf("cluster %s has no ready endpoints", ob.Cluster))
@@ -412,4 +412,56 @@ func (t *tracer) serviceCluster(r *Request, c call, dialIP string, svc *service,
 		bal = BalancingPerRequest
 	}
 	t.land(r, c, landing{ip: ep.ip, port: ep.port, pod: ep.pod, candidates: eps, balancing: bal, tls: tls, tlsWhy: why}, viaHCM)
+}
+
+// clusterEndpoints is the EDS of outbound|port|subset|svc: the service's
+// ready endpoints, kept by the DestinationRule subset's labels.
+func (t *tracer) clusterEndpoints(svc *service, sp *servicePort, subset string) []endpoint {
+	eps := t.m.endpoints(svc, sp, true)
+	dr := t.m.destinationRuleFor(t.sc, svc)
+	if subset == "" || dr == nil {
+		return eps
+	}
+	var sel map[string]string
+	for _, ss := range dr.Spec.GetSubsets() {
+		if ss.GetName() == subset {
+			sel = ss.GetLabels()
+		}
+	}
+	var keep []endpoint
+	for _, ep := range eps {
+		if labelsMatch(sel, ep.labels) {
+			keep = append(keep, ep)
+		}
+	}
+	return keep
+}
+
+// preferWeighted: of a weighted split, analyse the destination whose
+// endpoints include DST (that share of the traffic lands on it), else the
+// first one.
+func (t *tracer) preferWeighted(act *routeAction) {
+	if len(act.weighted) < 2 || t.dst == nil {
+		return
+	}
+	for _, w := range act.weighted {
+		parts := strings.SplitN(w.Cluster, "|", 4)
+		if len(parts) != 4 || w.Weight <= 0 {
+			continue
+		}
+		port, err := strconv.Atoi(parts[1])
+		if err != nil {
+			continue
+		}
+		for _, svc := range t.m.byHost[parts[3]] {
+			sp := svc.portByNumber(int32(port))
+			if !t.sc.visible[svc] || sp == nil {
+				continue
+			}
+			if endpointsInclude(t.clusterEndpoints(svc, sp, parts[2]), t.dst) {
+				act.cluster, act.svc, act.port, act.subset = w.Cluster, svc, int32(port), parts[2]
+				return
+			}
+		}
+	}
 }

@@ -72,6 +72,13 @@ func (t *tracer) land(r *Request, c call, ld landing, viaHCM bool) {
 		} else {
 			r.Reaches = fmt.Sprintf("any of %d pods", len(ld.candidates))
 		}
+		if ob := r.Outbound; ob != nil && len(ob.WeightedClusters) > 1 {
+			for _, w := range ob.WeightedClusters {
+				if w.Cluster == ob.Cluster {
+					r.Reaches += fmt.Sprintf(", %d%% of the split", w.Weight)
+				}
+			}
+		}
 	case t.dst != nil && ld.pod != t.dst:
 		t.fail(r, "WRONG_DESTINATION", fmt.Sprintf("the connection is pinned to %s/%s, not %s/%s", ld.pod.Namespace, ld.pod.Name, t.dst.Namespace, t.dst.Name))
 		r.Symptom = "the request succeeds but is served by another pod"

@@ -10,7 +10,9 @@ import (
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tcpproxy "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -21,6 +23,7 @@ import (
 	"istio.io/istio/pilot/pkg/networking/util"
 	"istio.io/istio/pilot/pkg/simulation"
 	"istio.io/istio/pilot/test/xds"
+	"istio.io/istio/pilot/test/xdstest"
 )
 
 // istio is Istio's own control plane for one world: the fake discovery
@@ -35,6 +38,7 @@ type istio struct {
 
 // sidecar is the xDS of one pod's proxy, as pilot/pkg/simulation sees it.
 type sidecar struct {
+	t     *testing.T
 	proxy *model.Proxy
 	sim   *simulation.Simulation
 	eds   map[string]*endpoint.ClusterLoadAssignment
@@ -141,7 +145,7 @@ func (is *istio) sidecarFor(key string) (*sidecar, error) {
 	for _, cla := range is.s.Endpoints(p) {
 		eds[cla.ClusterName] = cla
 	}
-	sc := &sidecar{proxy: p, sim: sim, eds: eds}
+	sc := &sidecar{t: is.t, proxy: p, sim: sim, eds: eds}
 	is.proxies[key] = sc
 	return sc, nil
 }
@@ -257,6 +261,19 @@ func (sc *sidecar) outbound(c simulation.Call, analysed, upstreamIP string, upst
 			}
 		}
 	}
+	if res.RouteConfigMatched == "" && res.ClusterMatched == "" {
+		// tcp_proxy with weighted_clusters: the simulator reports no cluster.
+		if wc := sc.tcpWeighted(res.ListenerMatched, res.FilterChainMatched); wc != nil {
+			var parts []string
+			for _, c := range wc.Clusters {
+				parts = append(parts, fmt.Sprintf("%s:%d", c.Name, c.Weight))
+				if c.Name == analysed {
+					o.Cluster = analysed
+				}
+			}
+			o.Weighted = strings.Join(parts, ",")
+		}
+	}
 	o.TLS = sc.clientTLS(o.Cluster, upstreamIP, upstreamPort)
 	if ep := sc.eds[o.Cluster]; ep != nil {
 		o.Upstream = "not in EDS"
@@ -265,6 +282,26 @@ func (sc *sidecar) outbound(c simulation.Call, analysed, upstreamIP string, upst
 		}
 	}
 	return o
+}
+
+// tcpWeighted returns the weighted clusters of the tcp_proxy in the named
+// filter chain of the named listener, if it has any.
+func (sc *sidecar) tcpWeighted(listenerName, chainName string) *tcpproxy.TcpProxy_WeightedCluster {
+	for _, l := range sc.sim.Listeners {
+		if l.Name != listenerName {
+			continue
+		}
+		chains := append([]*listener.FilterChain{l.DefaultFilterChain}, l.FilterChains...)
+		for _, fc := range chains {
+			if fc == nil || fc.Name != chainName {
+				continue
+			}
+			if tp := xdstest.ExtractTCPProxy(sc.t, fc); tp != nil && tp.GetWeightedClusters() != nil {
+				return tp.GetWeightedClusters()
+			}
+		}
+	}
+	return nil
 }
 
 func redirectCode(r *route.RedirectAction) int {
