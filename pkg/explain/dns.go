@@ -169,12 +169,7 @@ func (m *model) lookupClusterName(fqdn string, depth int) (dnsAnswer, bool) {
 }
 
 func (m *model) kubeService(ns, name string) *service {
-	for _, svc := range m.services {
-		if svc.isKube() && svc.namespace == ns && svc.name == name {
-			return svc
-		}
-	}
-	return nil
+	return m.kubeByName[ns+"/"+name]
 }
 
 // allEndpointsOf lists every address of a Kubernetes service's slices once.

@@ -32,6 +32,9 @@ type model struct {
 	podByKey   map[string]*corev1.Pod
 	services   []*service // Kubernetes Services and ServiceEntries, Istio's order
 	byHost     map[string][]*service
+	byPort     map[int32][]*service                    // services declaring a port, Istio's order
+	kubeByName map[string]*service                     // "ns/name" of Kubernetes Services
+	aliases    map[string][]string                     // hostname -> ExternalName Services pointing at it
 	slices     map[string][]*discoveryv1.EndpointSlice // "ns/svc" -> slices
 	warnings   []string
 }
@@ -151,10 +154,29 @@ func newModel(s *snapshot.Snapshot) *model {
 		}
 		return a.namespace < b.namespace
 	})
+	m.detectVersionAndDomain()
+	// Indexes: a 10 000-pod cluster has ~5 000 Services, and the model asks
+	// these per request (docs/PERFORMANCE.md).
+	m.byPort, m.kubeByName, m.aliases = map[int32][]*service{}, map[string]*service{}, map[string][]string{}
 	for _, svc := range m.services {
 		m.byHost[svc.hostname] = append(m.byHost[svc.hostname], svc)
+		seen := map[int32]bool{}
+		for _, sp := range svc.ports {
+			if !seen[sp.port] {
+				seen[sp.port] = true
+				m.byPort[sp.port] = append(m.byPort[sp.port], svc)
+			}
+		}
+		if svc.isKube() {
+			if _, dup := m.kubeByName[svc.key()]; !dup {
+				m.kubeByName[svc.key()] = svc
+			}
+			if svc.resolution == "Alias" {
+				target := strings.ToLower(strings.TrimSuffix(svc.kube.Spec.ExternalName, "."))
+				m.aliases[target] = append(m.aliases[target], svc.hostname)
+			}
+		}
 	}
-	m.detectVersionAndDomain()
 	return m
 }
 

@@ -207,13 +207,7 @@ func (m *model) aliasesOf(svc *service) []string {
 	if m.istioMinor < 21 {
 		return nil
 	}
-	var out []string
-	for _, a := range m.services {
-		if a.resolution == "Alias" && strings.EqualFold(strings.TrimSuffix(a.kube.Spec.ExternalName, "."), svc.hostname) {
-			out = append(out, a.hostname)
-		}
-	}
-	return out
+	return m.aliases[strings.ToLower(svc.hostname)]
 }
 
 // matchVirtualHost mirrors Envoy's virtual host selection (and the

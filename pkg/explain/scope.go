@@ -244,8 +244,8 @@ func (m *model) resolveShortHost(h, ns string) string {
 // declare the port, in Istio's order.
 func (m *model) visibleServicesOnPort(sc *sidecarScope, port int32) []*service {
 	var out []*service
-	for _, svc := range m.services {
-		if sc.visible[svc] && svc.portByNumber(port) != nil {
+	for _, svc := range m.byPort[port] {
+		if sc.visible[svc] {
 			out = append(out, svc)
 		}
 	}

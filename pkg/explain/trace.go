@@ -28,15 +28,28 @@ type tracer struct {
 	sc        *sidecarScope
 	dst       *corev1.Pod // matrix form: the pod the user asked about
 	listeners map[int32]map[string]*outboundListener
+	routes    map[string][]*vhost // RDS by "name|port"
 }
 
 func (m *model) newTracer(src, dst *corev1.Pod) *tracer {
-	t := &tracer{m: m, src: src, dst: dst, dataplane: m.dataplaneOf(src), listeners: map[int32]map[string]*outboundListener{}}
+	t := &tracer{m: m, src: src, dst: dst, dataplane: m.dataplaneOf(src), listeners: map[int32]map[string]*outboundListener{}, routes: map[string][]*vhost{}}
 	if ips := podIPs(src); len(ips) > 0 {
 		t.srcIP = ips[0]
 	}
 	t.sc = m.newSidecarScope(src)
 	return t
+}
+
+// routeConfig is the proxy's RDS route configuration by name, built once
+// per run (a matrix asks for the same one for every address).
+func (t *tracer) routeConfig(name string, port int32) []*vhost {
+	key := name + "|" + strconv.Itoa(int(port))
+	if v, ok := t.routes[key]; ok {
+		return v
+	}
+	v := t.m.routeConfig(t.sc, name, port)
+	t.routes[key] = v
+	return v
 }
 
 func (t *tracer) listenersOn(port int32) map[string]*outboundListener {
@@ -238,7 +251,7 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 		} else if svcs := t.m.visibleServicesOnPort(t.sc, c.port); len(svcs) > 0 {
 			r.Protocol = t.httpProtocolOnPort(svcs, c.port)
 		}
-		vhosts := t.m.routeConfig(t.sc, hit.l.httpRoute, c.port)
+		vhosts := t.routeConfig(hit.l.httpRoute, c.port)
 		v := matchVirtualHost(vhosts, c.host)
 		if v == nil {
 			ob.ClusterType = ""
