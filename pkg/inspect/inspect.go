@@ -43,7 +43,7 @@ type Result struct {
 	// order, one per line ("LIST /api/v1/services?resourceVersion=0 200"),
 	// for -v=4. Empty for the file reader.
 	Requests []string
-	// Warnings are about the read itself (a pod deleted while reading), to
+	// Warnings are about the read itself (none from the readers today), to
 	// print as "Warning: …" lines; what could not be read is in
 	// Snapshot.Unread instead.
 	Warnings []string

@@ -61,19 +61,29 @@ type LiveOptions struct {
 // list; never Secrets, never writes) and its cost grows with the namespaces
 // involved, not with the cluster (DESIGN.md "Reading the cluster cheaply"):
 //
-//  1. concurrently: SRC and DST by name (GET pod) or, for a workload, the
-//     pods of its namespace; for an IP target, the pods with that
-//     status.podIP; Namespaces, Services (all namespaces: every Service
-//     visible to the source proxy shapes its listeners), and the Istio
-//     DestinationRules, VirtualServices, ServiceEntries, Sidecars and
+//  1. concurrently: the Pods and EndpointSlices of SRC's and DST's
+//     namespaces (SRC and DST are picked from that list: one request per
+//     namespace instead of a GET per pod and a list; when listing is
+//     forbidden, SRC and DST are read by name); for an IP target, the pods
+//     with that status.podIP; Namespaces, Services (all namespaces: every
+//     Service visible to the source proxy shapes its listeners), and the
+//     Istio DestinationRules, VirtualServices, ServiceEntries, Sidecars and
 //     PeerAuthentications (all namespaces: exportTo and the root namespace
 //     make other namespaces matter, and there are few of them);
-//  2. concurrently, for each namespace that matters (SRC's, DST's, those the
-//     target host names or whose pod or Service owns the target IP, and the
-//     mesh root namespace): its Pods and EndpointSlices; and the mesh
+//  2. concurrently, for each other namespace that matters (those the target
+//     host names or whose pod or Service owns the target IP): its Pods and
+//     EndpointSlices; the kinds forbidden cluster-wide in every namespace
+//     that matters, the mesh root namespace included; and the mesh
 //     ConfigMap (istio-<revision> of the source proxy, then istio).
 //
-// Lists use resourceVersion=0 (served from the watch cache). A forbidden or
+// Typically 12 requests (SRC and DST in two namespaces), whatever the
+// number of pods; the cost that grows with the cluster is the cluster-wide
+// Service list (docs/PERFORMANCE.md).
+//
+// Cluster-wide lists use resourceVersion=0 (served from the watch cache).
+// The lists SRC and DST are picked from do not: a pod created a moment ago
+// must be found, and since Kubernetes 1.31 such a consistent list of one
+// namespace is served from the watch cache too. A forbidden or
 // absent kind leaves an Unread entry and the run goes on; a kind forbidden
 // cluster-wide is read again in each namespace that matters, which is what
 // a namespace-scoped Role allows. Connection failures, timeouts and bad
@@ -96,7 +106,7 @@ func NewLiveReader(kube KubeClient, istio IstioClient, opts LiveOptions) *LiveRe
 
 // Read reads what the request needs.
 func (r *LiveReader) Read(ctx context.Context, req Request) (*Result, error) {
-	l := &liveRead{r: r, req: req, podsListed: map[string]bool{}, namespacesRead: map[string]bool{}, listedPods: map[string]bool{}}
+	l := &liveRead{r: r, req: req, podsListed: map[string]bool{}, slicesListed: map[string]bool{}, namespacesRead: map[string]bool{}}
 	if err := l.read(ctx); err != nil {
 		return nil, err
 	}
@@ -119,7 +129,7 @@ type liveRead struct {
 	dstKey         *snapshot.PodKey
 	extraPods      []corev1.Pod    // read by name or IP; kept even if their namespace's list fails
 	podsListed     map[string]bool // namespaces whose pods phase 1 listed already
-	listedPods     map[string]bool // namespaces whose pods a list returned (any phase)
+	slicesListed   map[string]bool // namespaces whose EndpointSlices phase 1 read (or tried)
 	namespacesRead map[string]bool // namespaces phase 2 (or 3) read
 
 	namespacesKnown bool         // the cluster-wide Namespace list succeeded
@@ -149,9 +159,9 @@ func (l *liveRead) read(ctx context.Context) error {
 		return err
 	}
 
-	// Phase 2: the namespaces that matter, and the mesh config.
-	nss := l.namespacesThatMatter(l.r.opts.MeshNamespace)
-	tasks = l.namespaceTasks(nss)
+	// Phase 2: the other namespaces that matter, the kinds forbidden
+	// cluster-wide (also in the root namespace), and the mesh config.
+	tasks = l.namespaceTasks(l.namespacesThatMatter(), l.r.opts.MeshNamespace)
 	tasks = append(tasks, l.readMeshConfig)
 	if err := runAll(ctx, tasks...); err != nil {
 		return err
@@ -159,39 +169,57 @@ func (l *liveRead) read(ctx context.Context) error {
 
 	// Phase 3, rare: the mesh config names another root namespace.
 	if root := l.snap.Mesh.RootNamespace; root != "" && !l.namespacesRead[root] {
-		return runAll(ctx, l.namespaceTasks([]string{root})...)
+		return runAll(ctx, l.namespaceTasks(nil, root)...)
 	}
 	return nil
 }
 
-// resolveTasks reads SRC and DST: a pod by name, a workload through the
-// pods of its namespace (listed once per namespace).
+// resolveTasks lists the Pods and EndpointSlices of SRC's and DST's
+// namespaces, once per namespace; SRC and DST are picked from the pod list.
+// A workload cannot be resolved without that list; a pod named by the user
+// can: when listing is forbidden, it is read by name instead (a GET that
+// must succeed) and the list is left as unread.
 func (l *liveRead) resolveTasks() []func(context.Context) error {
 	refs := []*podref.Ref{&l.req.Source}
 	if l.req.Destination != nil {
 		refs = append(refs, l.req.Destination)
 	}
-	var tasks []func(context.Context) error
-	listNS := map[string]bool{}
+	var nss []string
+	byNS := map[string][]podref.Ref{}
 	for _, ref := range refs {
-		if !ref.IsPod() && !listNS[ref.Namespace] {
-			listNS[ref.Namespace] = true
-			ns := ref.Namespace
-			tasks = append(tasks, func(ctx context.Context) error {
-				if err := l.listPods(ctx, ns); err != nil {
-					return toReadError(err, l.r.opts.RequestTimeout) // cannot resolve SRC/DST without it
-				}
-				l.mu.Lock()
-				l.podsListed[ns] = true
-				l.mu.Unlock()
-				return nil
-			})
+		if _, ok := byNS[ref.Namespace]; !ok {
+			nss = append(nss, ref.Namespace)
 		}
+		byNS[ref.Namespace] = append(byNS[ref.Namespace], *ref)
 	}
-	for _, ref := range refs {
-		if ref.IsPod() {
-			tasks = append(tasks, func(ctx context.Context) error { return l.getPod(ctx, *ref) })
-		}
+	var tasks []func(context.Context) error
+	for _, ns := range nss {
+		l.podsListed[ns] = true
+		l.slicesListed[ns] = true
+		tasks = append(tasks, func(ctx context.Context) error {
+			err := l.listPods(ctx, ns, "")
+			if err == nil {
+				return nil
+			}
+			byName := apierrors.IsForbidden(err)
+			for _, ref := range byNS[ns] {
+				byName = byName && ref.IsPod()
+			}
+			if !byName {
+				return toReadError(err, l.r.opts.RequestTimeout) // cannot resolve SRC/DST without it
+			}
+			l.mu.Lock()
+			l.snap.Unread = append(l.snap.Unread, unreadFor("pods", ns, err))
+			l.mu.Unlock()
+			for _, ref := range byNS[ns] {
+				if err := l.getPod(ctx, ref); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, func(ctx context.Context) error {
+			return l.degrade("endpointslices.discovery.k8s.io", ns, l.listEndpointSlices(ctx, ns))
+		})
 	}
 	return tasks
 }
@@ -222,8 +250,8 @@ func (l *liveRead) getPod(ctx context.Context, ref podref.Ref) error {
 func (l *liveRead) resolve() error {
 	pick := func(ref podref.Ref) (*corev1.Pod, snapshot.PodKey, error) {
 		pool := l.snap.Pods
-		if ref.IsPod() {
-			pool = l.extraPods
+		if ref.IsPod() && !slices.ContainsFunc(pool, func(p corev1.Pod) bool { return p.Namespace == ref.Namespace }) {
+			pool = l.extraPods // listing was forbidden: read by name
 		}
 		p, chosen, err := podref.Pick(ref, pool)
 		if err != nil {
@@ -269,10 +297,10 @@ func (l *liveRead) podsWithIP(ctx context.Context, ip string) error {
 	return nil
 }
 
-// namespacesThatMatter: SRC's and DST's, those the target names or owns,
-// and root (the mesh root namespace). Sorted, valid names only.
-func (l *liveRead) namespacesThatMatter(root string) []string {
-	set := map[string]bool{root: true, l.req.Source.Namespace: true}
+// namespacesThatMatter: SRC's and DST's, and those the target names or
+// owns. Sorted, valid names only.
+func (l *liveRead) namespacesThatMatter() []string {
+	set := map[string]bool{l.req.Source.Namespace: true}
 	if l.req.Destination != nil {
 		set[l.req.Destination.Namespace] = true
 	}
@@ -330,24 +358,34 @@ func (l *liveRead) hostNamespaces(host string) []string {
 	return []string{labels[len(labels)-1]}
 }
 
-// namespaceTasks reads Pods and EndpointSlices of each namespace, plus the
-// kinds that were forbidden cluster-wide.
-func (l *liveRead) namespaceTasks(nss []string) []func(context.Context) error {
-	kinds := []kindReader{
-		{"pods", l.listPods},
-		{"endpointslices.discovery.k8s.io", l.listEndpointSlices},
-	}
-	kinds = append(kinds, l.fallback...)
+// namespaceTasks reads Pods and EndpointSlices of each namespace (unless
+// phase 1 did), plus the kinds that were forbidden cluster-wide, which it
+// also reads in root, the mesh root namespace (its PeerAuthentications and
+// Sidecars apply everywhere; its pods and endpoints matter only if it is one
+// of nss).
+func (l *liveRead) namespaceTasks(nss []string, root string) []func(context.Context) error {
 	var tasks []func(context.Context) error
+	add := func(ns string, k kindReader) {
+		tasks = append(tasks, func(ctx context.Context) error {
+			return l.degrade(k.resource, ns, k.read(ctx, ns))
+		})
+	}
 	for _, ns := range nss {
 		l.namespacesRead[ns] = true
-		for _, k := range kinds {
-			if k.resource == "pods" && l.podsListed[ns] {
-				continue
-			}
-			tasks = append(tasks, func(ctx context.Context) error {
-				return l.degrade(k.resource, ns, k.read(ctx, ns))
-			})
+		if !l.podsListed[ns] {
+			add(ns, kindReader{"pods", func(ctx context.Context, ns string) error { return l.listPods(ctx, ns, "0") }})
+		}
+		if !l.slicesListed[ns] {
+			add(ns, kindReader{"endpointslices.discovery.k8s.io", l.listEndpointSlices})
+		}
+		for _, k := range l.fallback {
+			add(ns, k)
+		}
+	}
+	if root != "" && !l.namespacesRead[root] && len(validation.IsDNS1123Label(root)) == 0 {
+		l.namespacesRead[root] = true
+		for _, k := range l.fallback {
+			add(root, k)
 		}
 	}
 	return tasks
@@ -396,15 +434,21 @@ func (l *liveRead) clusterWideKinds() []kindReader {
 // cache instead of etcd; slightly stale data is fine for an explanation.
 func listOptions() metav1.ListOptions { return metav1.ListOptions{ResourceVersion: "0"} }
 
-func (l *liveRead) listPods(ctx context.Context, ns string) error {
-	list, err := l.r.kube.CoreV1().Pods(ns).List(ctx, listOptions())
-	l.log("LIST", apiPath("", "v1", ns, "pods", ""), "resourceVersion=0", err)
+// listPods lists the pods of a namespace at resourceVersion rv: "0" (the
+// watch cache, possibly a little stale) or "" (consistent: for the lists
+// SRC and DST are picked from).
+func (l *liveRead) listPods(ctx context.Context, ns, rv string) error {
+	list, err := l.r.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{ResourceVersion: rv})
+	query := ""
+	if rv != "" {
+		query = "resourceVersion=" + rv
+	}
+	l.log("LIST", apiPath("", "v1", ns, "pods", ""), query, err)
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
 	l.snap.Pods = append(l.snap.Pods, list.Items...)
-	l.listedPods[ns] = true
 	l.mu.Unlock()
 	return nil
 }
@@ -498,7 +542,7 @@ func (l *liveRead) readMeshConfig(ctx context.Context) error {
 // result assembles the Result once everything is read.
 func (l *liveRead) result() (*Result, error) {
 	s := &l.snap
-	warnings := l.vanishedPods()
+	var warnings []string
 	// Pods read by name or IP stay even when their namespace's list failed.
 	have := map[string]bool{}
 	for _, p := range s.Pods {
@@ -530,35 +574,6 @@ func (l *liveRead) result() (*Result, error) {
 	sort.Strings(l.requests)
 	res.Requests = l.requests
 	return res, nil
-}
-
-// vanishedPods notices SRC or DST read by name (GET) but absent from the
-// later list of their namespace, or present there as another pod of the same
-// name (a new UID: a StatefulSet pod recreated): they were deleted while
-// podreach was reading. The answer stays the one for the pod as it was read
-// and picked, so the list's newer copy is dropped, and a warning says so.
-func (l *liveRead) vanishedPods() []string {
-	var out []string
-	picked := []*corev1.Pod{l.src}
-	if l.dst != nil && (l.dst.Namespace != l.src.Namespace || l.dst.Name != l.src.Name) {
-		picked = append(picked, l.dst)
-	}
-	for _, p := range picked {
-		if p == nil || !l.listedPods[p.Namespace] {
-			continue
-		}
-		i := slices.IndexFunc(l.snap.Pods, func(q corev1.Pod) bool { return q.Namespace == p.Namespace && q.Name == p.Name })
-		switch {
-		case i < 0:
-			out = append(out, fmt.Sprintf("pod %s/%s was deleted while podreach was reading the cluster: "+
-				"the answer describes it as it was read", p.Namespace, p.Name))
-		case l.snap.Pods[i].UID != p.UID:
-			l.snap.Pods = slices.Delete(l.snap.Pods, i, i+1)
-			out = append(out, fmt.Sprintf("pod %s/%s was deleted and recreated while podreach was reading the cluster: "+
-				"the answer describes the pod as it was first read", p.Namespace, p.Name))
-		}
-	}
-	return out
 }
 
 // log records one API request and its outcome for Result.Requests.

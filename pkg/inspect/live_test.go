@@ -75,15 +75,14 @@ func mustReadLive(t *testing.T, kube KubeClient, istio IstioClient, req Request)
 }
 
 func TestLiveRequests(t *testing.T) {
+	// SRC and DST are picked from the (consistent) list of their namespace:
+	// no GET per pod; the root namespace's pods and endpoints are not read.
 	common := []string{
-		"GET /api/v1/namespaces/demo/pods/src 200",
 		"GET /api/v1/namespaces/istio-system/configmaps/istio 200",
-		"LIST /api/v1/namespaces/demo/pods?resourceVersion=0 200",
-		"LIST /api/v1/namespaces/istio-system/pods?resourceVersion=0 200",
+		"LIST /api/v1/namespaces/demo/pods 200",
 		"LIST /api/v1/namespaces?resourceVersion=0 200",
 		"LIST /api/v1/services?resourceVersion=0 200",
 		"LIST /apis/discovery.k8s.io/v1/namespaces/demo/endpointslices?resourceVersion=0 200",
-		"LIST /apis/discovery.k8s.io/v1/namespaces/istio-system/endpointslices?resourceVersion=0 200",
 		"LIST /apis/networking.istio.io/v1/destinationrules?resourceVersion=0 200",
 		"LIST /apis/networking.istio.io/v1/serviceentries?resourceVersion=0 200",
 		"LIST /apis/networking.istio.io/v1/sidecars?resourceVersion=0 200",
@@ -99,7 +98,7 @@ func TestLiveRequests(t *testing.T) {
 		req   Request
 		extra []string
 	}{
-		{"matrix", worldMatrix, []string{"GET /api/v1/namespaces/demo/pods/web-0 200"}},
+		{"matrix", worldMatrix, nil},
 		{"url with a hostname", Request{Source: worldMatrix.Source, TargetHost: "far.other.svc.cluster.local"}, otherNS},
 		{"url with a ClusterIP", Request{Source: worldMatrix.Source, TargetHost: "10.96.200.200"},
 			append([]string{"LIST /api/v1/pods?fieldSelector=status.podIP=10.96.200.200 200"}, otherNS...)},
@@ -234,8 +233,8 @@ func TestLiveEndpointSlicesForbidden(t *testing.T) {
 	kube, istio := worldFakes(t)
 	fail(&kube.Fake, "list", "endpointslices", forbidden("discovery.k8s.io", "endpointslices", "list", "in the namespace"), nil)
 	res := mustReadLive(t, kube, istio, worldMatrix)
-	if len(res.Snapshot.EndpointSlices) != 0 || len(res.Snapshot.Unread) != 2 ||
-		res.Snapshot.Unread[0].Namespace != "demo" || res.Snapshot.Unread[1].Namespace != "istio-system" ||
+	if len(res.Snapshot.EndpointSlices) != 0 || len(res.Snapshot.Unread) != 1 ||
+		res.Snapshot.Unread[0].Namespace != "demo" ||
 		!strings.HasPrefix(res.Snapshot.Unread[0].Reason, "forbidden: User \"jane\" cannot list") {
 		t.Errorf("unread = %v", res.Snapshot.Unread)
 	}
@@ -290,8 +289,31 @@ func TestLivePodErrors(t *testing.T) {
 			t.Errorf("error = %v", err)
 		}
 	})
+	t.Run("list forbidden: SRC and DST are read by name", func(t *testing.T) {
+		kube, istio := worldFakes(t)
+		fail(&kube.Fake, "list", "pods", forbidden("", "pods", "list", "in the namespace"), nil)
+		res := mustReadLive(t, kube, istio, worldMatrix)
+		assertRequested(t, res, "LIST /api/v1/namespaces/demo/pods 403",
+			"GET /api/v1/namespaces/demo/pods/src 200", "GET /api/v1/namespaces/demo/pods/web-0 200")
+		if got := names(res.Snapshot.Pods, valueMeta[corev1.Pod]); !reflect.DeepEqual(got, []string{"demo/src", "demo/web-0"}) {
+			t.Errorf("pods = %v", got)
+		}
+		if u := res.Snapshot.Unread; len(u) != 1 || u[0].Resource != "pods" || u[0].Namespace != "demo" {
+			t.Errorf("unread = %v", u)
+		}
+	})
+	t.Run("list forbidden, a workload: fatal", func(t *testing.T) {
+		kube, istio := worldFakes(t)
+		fail(&kube.Fake, "list", "pods", forbidden("", "pods", "list", "in the namespace"), nil)
+		_, err := readLive(t, kube, istio, Request{Source: worldMatrix.Source, Destination: refPtr(mustRef(t, "deploy/web", "demo"))})
+		var re *ReadError
+		if !errors.As(err, &re) || !strings.Contains(re.Error(), "cannot list") {
+			t.Errorf("error = %v", err)
+		}
+	})
 	t.Run("SRC forbidden is fatal", func(t *testing.T) {
 		kube, istio := worldFakes(t)
+		fail(&kube.Fake, "list", "pods", forbidden("", "pods", "list", "in the namespace"), nil)
 		fail(&kube.Fake, "get", "pods", apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "src",
 			errors.New(`User "jane" cannot get resource "pods" in API group "" in the namespace "demo"`)), nil)
 		_, err := readLive(t, kube, istio, worldMatrix)
@@ -412,14 +434,21 @@ func TestLiveMeshConfig(t *testing.T) {
 		if err := kube.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), src, "demo"); err != nil {
 			t.Fatal(err)
 		}
+		fail(&istio.Fake, "list", "peerauthentications", forbidden("security.istio.io", "peerauthentications", "list", "at the cluster scope"), clusterWide)
 		res := mustReadLive(t, kube, istio, worldMatrix)
 		m := res.Snapshot.Mesh
 		if m.ConfigMap != "istio-system/istio-canary" || m.OutboundTrafficPolicy != "REGISTRY_ONLY" || m.RootNamespace != "istio-config" {
 			t.Errorf("mesh = %+v", m)
 		}
-		// The root namespace the mesh config names is read in a third round.
-		assertRequested(t, res, "LIST /api/v1/namespaces/istio-config/pods?resourceVersion=0 200",
-			"LIST /apis/discovery.k8s.io/v1/namespaces/istio-config/endpointslices?resourceVersion=0 200")
+		// The root namespace the mesh config names is read in a third round,
+		// for the kinds forbidden cluster-wide (its pods and endpoints do not
+		// matter).
+		assertRequested(t, res, "LIST /apis/security.istio.io/v1/namespaces/istio-config/peerauthentications?resourceVersion=0 200")
+		for _, r := range res.Requests {
+			if strings.Contains(r, "/namespaces/istio-config/pods") || strings.Contains(r, "/namespaces/istio-config/endpointslices") {
+				t.Errorf("unneeded request %s", r)
+			}
+		}
 	})
 	t.Run("absent", func(t *testing.T) {
 		kube, istio := worldFakes(t)
@@ -456,49 +485,5 @@ func TestLiveOrigin(t *testing.T) {
 	}
 	if res.Snapshot.Origin != "context kind-demo" {
 		t.Errorf("origin = %q", res.Snapshot.Origin)
-	}
-}
-
-// A pod read by name and then deleted (or deleted and recreated) before its
-// namespace's pods are listed: the answer keeps the pod as it was read and
-// says so.
-func TestLivePodDeletedWhileReading(t *testing.T) {
-	for _, recreate := range []bool{false, true} {
-		kube, istio := worldFakes(t)
-		pods := kube.Tracker()
-		kube.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-			if a.GetNamespace() != "demo" {
-				return false, nil, nil
-			}
-			gvr := corev1.SchemeGroupVersion.WithResource("pods")
-			obj, err := pods.Get(gvr, "demo", "web-0")
-			if err != nil {
-				return false, nil, nil // already done
-			}
-			old := obj.(*corev1.Pod)
-			if err := pods.Delete(gvr, "demo", "web-0"); err != nil {
-				t.Fatal(err)
-			}
-			if recreate {
-				p := old.DeepCopy()
-				p.UID, p.Status.PodIP, p.Status.PodIPs = "new-uid", "", nil
-				if err := pods.Create(gvr, p, "demo"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			return false, nil, nil
-		})
-		res := mustReadLive(t, kube, istio, worldMatrix)
-		want := "pod demo/web-0 was deleted while podreach was reading the cluster: the answer describes it as it was read"
-		if recreate {
-			want = "pod demo/web-0 was deleted and recreated while podreach was reading the cluster: the answer describes the pod as it was first read"
-		}
-		if !slices.Equal(res.Warnings, []string{want}) {
-			t.Errorf("recreate=%v: warnings %q, want %q", recreate, res.Warnings, want)
-		}
-		i := slices.IndexFunc(res.Snapshot.Pods, func(p corev1.Pod) bool { return p.Namespace == "demo" && p.Name == "web-0" })
-		if i < 0 || res.Snapshot.Pods[i].Status.PodIP == "" || res.Snapshot.Pods[i].UID == "new-uid" {
-			t.Errorf("recreate=%v: web-0 is not kept as it was read", recreate)
-		}
 	}
 }
