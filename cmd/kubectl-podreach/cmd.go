@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -26,6 +28,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/transport"
+	"k8s.io/klog/v2"
 
 	"github.com/podreach/kubectl-podreach/examples"
 	"github.com/podreach/kubectl-podreach/pkg/explain"
@@ -53,7 +57,11 @@ Each request gets a verdict (reaches the pod, load-balanced over a Service
 that includes it, or FAILS with the symptom the app would see), the reasons,
 and the smallest fix. -o wide and -o json name the predicted Envoy listener,
 route, cluster and inbound filter chain, so every row can be checked with
-istioctl proxy-config.
+istioctl proxy-config. -o dot draws the same as a Graphviz graph (SRC app →
+listener → route → cluster → DST inbound filter chain → DST app, a failure
+as a red edge with its symptom): one path for a URL, one path per address
+for a pod DST, sharing the hops they have in common (use --port to keep a
+matrix small).
 
 With -f the cluster is read from YAML/JSON files (a 'kubectl get -o yaml'
 dump, a List, or multi-document YAML) instead of the API server.
@@ -80,6 +88,9 @@ Exit status:
 
   # Post-mortem or CI check from a dump ('kubectl get -A -o yaml ... > dump.yaml')
   kubectl podreach demo/client demo/web-0 -f dump.yaml -o json
+
+  # Draw the path of one request (Graphviz)
+  kubectl podreach deploy/client http://10.1.2.3:8080/healthz -o dot | dot -Tsvg > path.svg
 
   # No cluster at hand: run an embedded example world
   kubectl podreach --example`
@@ -117,6 +128,10 @@ type Options struct {
 
 	// Set by Run: at least one request fails (exit status 1).
 	failing bool
+
+	// kubeClient, if set, replaces the client built from configFlags for
+	// shell completion (tests inject a fake clientset).
+	kubeClient func() (kubernetes.Interface, error)
 }
 
 // NewOptions returns Options with kubectl's connection flags and defaults.
@@ -158,6 +173,10 @@ func NewCmd(o *Options) *cobra.Command {
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err.Error()) })
+	// Completing SRC offers pods (and cobra's `help`, `version`), not the
+	// `completion` command, which still works when typed. Shell completion
+	// reaches kubectl users through kubectl_complete-podreach (README).
+	cmd.CompletionOptions.HiddenDefaultCmd = true
 
 	f := cmd.Flags()
 	o.configFlags.AddFlags(f)
@@ -174,7 +193,7 @@ func NewCmd(o *Options) *cobra.Command {
 	f.StringVar(&o.Example, "example", "",
 		"Run against an embedded example world instead of a cluster (--example or --example=NAME); its SRC DST apply unless given.")
 	f.Lookup("example").NoOptDefVal = "default"
-	f.IntVarP(&o.Verbosity, "v", "v", 0, "Log level; 4 lists the API requests made.")
+	f.IntVarP(&o.Verbosity, "v", "v", 0, "Log level: 4 logs every API request with its status and latency on stderr; 6-9 as kubectl.")
 	o.registerCompletions(cmd)
 
 	cmd.AddCommand(newVersionCmd(o.IOStreams))
@@ -434,8 +453,12 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	if o.Verbosity >= 4 {
-		for _, r := range res.Requests {
-			fmt.Fprintf(o.ErrOut, "I podreach: %s\n", r)
+		// client-go has logged each request as it went (logRequests); the
+		// sorted list adds each outcome as podreach saw it.
+		if o.Verbosity >= 5 {
+			for _, r := range res.Requests {
+				fmt.Fprintf(o.ErrOut, "I podreach: %s\n", r)
+			}
 		}
 		fmt.Fprintf(o.ErrOut, "I podreach: %d API requests\n", len(res.Requests))
 	}
@@ -497,6 +520,7 @@ func (o *Options) newReader() (inspect.Reader, error) {
 	cfg.UserAgent = userAgent()
 	cfg.QPS, cfg.Burst = 50, 100
 	cfg.WarningHandler = rest.NewWarningWriter(o.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
+	o.logRequests(cfg)
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, kubeconfigErr(err)
@@ -510,6 +534,36 @@ func (o *Options) newReader() (inspect.Reader, error) {
 		RequestTimeout: deref(o.configFlags.Timeout),
 	})
 	return serverReader{live, cfg.Host}, nil
+}
+
+// logRequests makes -v log the API requests through client-go's own request
+// logging (klog, on stderr), as kubectl does: from -v=4 every request with
+// its verb, URL, status and latency (kubectl needs -v=6 for that line; the
+// point of podreach's -v=4 is to see what it reads and how long it takes),
+// and from -v=6 on exactly kubectl's levels (7 request headers, 8 bodies, 9
+// curl commands).
+func (o *Options) logRequests(cfg *rest.Config) {
+	if o.Verbosity <= 0 {
+		return
+	}
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	for name, value := range map[string]string{
+		"v":               strconv.Itoa(o.Verbosity),
+		"logtostderr":     "false", // so that SetOutput applies
+		"alsologtostderr": "false",
+		"one_output":      "true",
+	} {
+		_ = fs.Set(name, value)
+	}
+	klog.SetOutput(o.ErrOut)
+	if o.Verbosity >= 4 && o.Verbosity < 6 {
+		// Below 6 client-go does not wrap its transport; do it, logging
+		// at V(0) since -v already decided.
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+			return transport.NewDebuggingRoundTripper(rt, transport.DebugURLTiming)
+		})
+	}
 }
 
 // contextName is the kubeconfig context in use (--context, else current).

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -381,6 +384,7 @@ func TestVersionAndHelp(t *testing.T) {
 		"kubectl podreach deploy/client http://10.1.2.3:8080/healthz",
 		"-f dump.yaml",
 		"--kubeconfig", "--context", "--request-timeout", "--as",
+		"-o dot | dot -Tsvg", "table|wide|json|yaml|dot",
 		"-o, --output", "--traffic", "-H, --header", "--port", "-f, --filename", "--example",
 	} {
 		if !strings.Contains(r.out, want) {
@@ -449,5 +453,34 @@ func TestApplyWorldArgs(t *testing.T) {
 	}
 	if *o.configFlags.Namespace != "demo" {
 		t.Errorf("namespace = %q", *o.configFlags.Namespace)
+	}
+}
+
+// -v=4 logs every API request with its status and latency through
+// client-go's own request logging (klog), on stderr; the report's stdout
+// stays clean.
+func TestVerboseLogsRequests(t *testing.T) {
+	isolate(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
+	}))
+	defer srv.Close()
+	r := runCmd(t, "--server", srv.URL, "-v=4", "demo/a", "demo/b")
+	for _, want := range []string{
+		`round_trippers.go`, `"Response" verb="GET" url="` + srv.URL + `/api/v1/namespaces/demo/pods`,
+		`status="404 Not Found" milliseconds=`,
+	} {
+		if !strings.Contains(r.errOut, want) {
+			t.Errorf("-v=4 stderr lacks %q:\n%s", want, r.errOut)
+		}
+	}
+	if strings.Contains(r.out, "Response") {
+		t.Errorf("request log on stdout:\n%s", r.out)
+	}
+	r = runCmd(t, "--server", srv.URL, "demo/a", "demo/b")
+	if strings.Contains(r.errOut, "round_trippers") {
+		t.Errorf("requests logged without -v:\n%s", r.errOut)
 	}
 }

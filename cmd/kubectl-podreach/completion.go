@@ -2,18 +2,32 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/podreach/kubectl-podreach/examples"
+	"github.com/podreach/kubectl-podreach/pkg/explain"
+	"github.com/podreach/kubectl-podreach/pkg/podref"
 	"github.com/podreach/kubectl-podreach/pkg/render"
 )
 
+// Completion reads the cluster like the command does (pods, services,
+// namespaces: get/list only) and never fails loudly: on any error it offers
+// what it has, or nothing.
 const completionTimeout = 5 * time.Second
+
+// workloadPrefixes are the TYPE/ forms completion offers; podref.Parse
+// accepts more spellings.
+var workloadPrefixes = []string{"pod/", "deploy/", "sts/", "ds/", "rs/"}
 
 func (o *Options) registerCompletions(cmd *cobra.Command) {
 	fixed := func(flag string, values []string) {
@@ -24,27 +38,35 @@ func (o *Options) registerCompletions(cmd *cobra.Command) {
 	_ = cmd.RegisterFlagCompletionFunc("example", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return examples.Names(), cobra.ShellCompDirectiveNoFileComp
 	})
-	_ = cmd.RegisterFlagCompletionFunc("namespace", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		kube, err := o.completionClient()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
-		defer cancel()
-		list, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		names := make([]string, 0, len(list.Items))
-		for _, ns := range list.Items {
-			names = append(names, ns.Name)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
-	})
+	_ = cmd.RegisterFlagCompletionFunc("namespace", o.completeNamespaces)
+	_ = cmd.RegisterFlagCompletionFunc("port", o.completePorts)
+	_ = cmd.RegisterFlagCompletionFunc("header", cobra.FixedCompletions([]string{"Host: "}, cobra.ShellCompDirectiveNoSpace|cobra.ShellCompDirectiveNoFileComp))
 }
 
-// completePods offers pod names for SRC and DST: NAME in the default
-// namespace, or NAMESPACE/NAME once a namespace is typed.
+func (o *Options) completeNamespaces(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	kube, err := o.completionClient()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
+	defer cancel()
+	names, err := namespaceNames(ctx, kube, toComplete)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completePods offers SRC and DST, namespace-aware:
+//
+//	""           pods of the default namespace (-n, else the context's)
+//	"we"         those pods starting with "we", plus namespaces "web-ns/" and
+//	             TYPE/ prefixes ("deploy/") starting with it
+//	"demo/"      pods of namespace demo, as "demo/NAME"
+//	"deploy/"    Deployments (StatefulSets, ...) owning pods of the default
+//	             namespace, found through the pods' ownerReferences
+//
+// A DST that is being typed as a URL or host:port gets no completion.
 func (o *Options) completePods(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) >= 2 || strings.Contains(toComplete, ":") {
 		return nil, cobra.ShellCompDirectiveNoFileComp
@@ -53,32 +75,271 @@ func (o *Options) completePods(_ *cobra.Command, args []string, toComplete strin
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
-	ns, prefix := "", ""
+	defaultNS := o.completionNamespace()
+	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
+	defer cancel()
+
 	if i := strings.Index(toComplete, "/"); i >= 0 {
-		ns, prefix = toComplete[:i], toComplete[:i+1]
-	} else if ns, _, err = o.configFlags.ToRawKubeConfigLoader().Namespace(); err != nil {
+		first := toComplete[:i]
+		ns, kind := first, podref.KindPod
+		if ref, err := podref.Parse(first+"/x", defaultNS); err == nil && ref.Namespace == defaultNS && first != defaultNS {
+			ns, kind = defaultNS, ref.Kind // a TYPE/ prefix
+		} else if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp // svc/, a/b/c, bad namespace
+		}
+		pods, err := listPods(ctx, kube, ns)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var names []string
+		if kind == podref.KindPod {
+			for _, p := range pods {
+				names = append(names, p.Name)
+			}
+		} else {
+			names = ownerNames(kind, pods)
+		}
+		return withPrefix(first+"/", names, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+
+	var out []string
+	pods, podErr := listPods(ctx, kube, defaultNS)
+	for _, p := range pods {
+		if strings.HasPrefix(p.Name, toComplete) {
+			out = append(out, p.Name)
+		}
+	}
+	// Typing the start of a namespace (or of a TYPE/) offers "NS/": the
+	// next <TAB> completes that namespace's pods. Not on an empty word, where
+	// the default namespace's pods are what one wants to see.
+	directive := cobra.ShellCompDirectiveNoFileComp
+	if toComplete != "" {
+		more := 0
+		for _, p := range workloadPrefixes {
+			if strings.HasPrefix(p, toComplete) {
+				out = append(out, p)
+				more++
+			}
+		}
+		if nss, err := namespaceNames(ctx, kube, toComplete); err == nil {
+			for _, ns := range nss {
+				out = append(out, ns+"/")
+				more++
+			}
+		}
+		if more > 0 {
+			directive |= cobra.ShellCompDirectiveNoSpace
+		}
+	}
+	if podErr != nil && len(out) == 0 {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	return out, directive
+}
+
+// completePorts offers the ports of the DST already typed (a pod or a
+// workload; not a URL): container ports and the target ports of the
+// Services selecting it, by number and by name, as --port accepts them. A
+// comma-separated list completes its last element.
+func (o *Options) completePorts(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) < 2 || explain.IsTarget(args[1]) {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ref, err := podref.Parse(args[1], o.completionNamespace())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	kube, err := o.completionClient()
+	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
 	defer cancel()
-	pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	pods, err := listPods(ctx, kube, ref.Namespace)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
-	var names []string
-	for _, p := range pods.Items {
-		if name := prefix + p.Name; strings.HasPrefix(name, toComplete) {
-			names = append(names, name)
+	pod, _, err := podref.Pick(ref, pods)
+	if pod.Name == "" && err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var services []corev1.Service
+	if list, err := kube.CoreV1().Services(ref.Namespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"}); err == nil {
+		services = list.Items
+	}
+
+	done, word := "", toComplete
+	if i := strings.LastIndex(toComplete, ","); i >= 0 {
+		done, word = toComplete[:i+1], toComplete[i+1:]
+	}
+	var out []string
+	for _, c := range podPorts(pod, services) {
+		if strings.HasPrefix(c.value, word) {
+			out = append(out, done+c.value+"\t"+c.description)
 		}
 	}
-	return names, cobra.ShellCompDirectiveNoFileComp
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
+type portCandidate struct{ value, description string }
+
+// podPorts lists what --port accepts for pod: every TCP container port (by
+// number, and by name if it has one), then the names of the Service ports
+// that select the pod, each described by where it comes from.
+func podPorts(pod corev1.Pod, services []corev1.Service) []portCandidate {
+	var out []portCandidate
+	seen := map[string]bool{}
+	add := func(value, description string) {
+		if value != "" && !seen[value] {
+			seen[value] = true
+			out = append(out, portCandidate{value, description})
+		}
+	}
+	byName := map[string]int32{}
+	for _, c := range pod.Spec.Containers {
+		if c.Name == "istio-proxy" {
+			continue
+		}
+		for _, cp := range c.Ports {
+			if cp.Protocol == corev1.ProtocolUDP || cp.Protocol == corev1.ProtocolSCTP {
+				continue
+			}
+			desc := "containerPort " + c.Name
+			if cp.Name != "" {
+				desc += "/" + cp.Name
+				byName[cp.Name] = cp.ContainerPort
+			}
+			add(strconv.Itoa(int(cp.ContainerPort)), desc)
+		}
+	}
+	for _, c := range pod.Spec.Containers {
+		for _, cp := range c.Ports {
+			if _, ok := byName[cp.Name]; ok {
+				add(cp.Name, fmt.Sprintf("containerPort %s/%d", c.Name, cp.ContainerPort))
+			}
+		}
+	}
+	sort.Slice(services, func(i, j int) bool { return services[i].Name < services[j].Name })
+	for _, svc := range services {
+		if len(svc.Spec.Selector) == 0 || !selects(svc.Spec.Selector, pod.Labels) {
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			if sp.Protocol == corev1.ProtocolUDP || sp.Protocol == corev1.ProtocolSCTP {
+				continue
+			}
+			target := sp.Port
+			switch {
+			case sp.TargetPort.Type == intstr.String:
+				p, ok := byName[sp.TargetPort.StrVal]
+				if !ok {
+					continue
+				}
+				target = p
+			case sp.TargetPort.IntVal != 0:
+				target = sp.TargetPort.IntVal
+			}
+			desc := fmt.Sprintf("Service %s port %d→%d", svc.Name, sp.Port, target)
+			add(strconv.Itoa(int(target)), desc)
+			add(sp.Name, desc)
+		}
+	}
+	return out
+}
+
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if lv, ok := labels[k]; !ok || lv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ownerNames lists the workloads of kind that own pods, from the pods'
+// ownerReferences (podreach may not read Deployments): a Deployment is the
+// ReplicaSet owner's name without its pod-template-hash suffix.
+func ownerNames(kind podref.Kind, pods []corev1.Pod) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range pods {
+		for _, or := range p.OwnerReferences {
+			name := ""
+			switch {
+			case kind == podref.KindStatefulSet && or.Kind == "StatefulSet",
+				kind == podref.KindDaemonSet && or.Kind == "DaemonSet",
+				kind == podref.KindReplicaSet && or.Kind == "ReplicaSet":
+				name = or.Name
+			case kind == podref.KindDeployment && or.Kind == "ReplicaSet":
+				if hash := p.Labels["pod-template-hash"]; hash != "" && strings.HasSuffix(or.Name, "-"+hash) {
+					name = strings.TrimSuffix(or.Name, "-"+hash)
+				}
+			}
+			if name != "" && !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func withPrefix(prefix string, names []string, toComplete string) []string {
+	var out []string
+	for _, n := range names {
+		if s := prefix + n; strings.HasPrefix(s, toComplete) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func listPods(ctx context.Context, kube kubernetes.Interface, ns string) ([]corev1.Pod, error) {
+	list, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	return list.Items, nil
+}
+
+func namespaceNames(ctx context.Context, kube kubernetes.Interface, prefix string) ([]string, error) {
+	list, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, ns := range list.Items {
+		if strings.HasPrefix(ns.Name, prefix) {
+			names = append(names, ns.Name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// completionNamespace is the default namespace for completion: -n, else the
+// kubeconfig context's, else "default".
+func (o *Options) completionNamespace() string {
+	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil || ns == "" {
+		return "default"
+	}
+	return ns
+}
+
+// completionClient is the client completion reads with; tests replace it
+// through Options.kubeClient.
 func (o *Options) completionClient() (kubernetes.Interface, error) {
+	if o.kubeClient != nil {
+		return o.kubeClient()
+	}
 	cfg, err := o.configFlags.ToRESTConfig()
 	if err != nil {
 		return nil, err
 	}
 	cfg.UserAgent = userAgent()
+	cfg.Timeout = completionTimeout
 	return kubernetes.NewForConfig(cfg)
 }

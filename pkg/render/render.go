@@ -24,7 +24,7 @@ const (
 )
 
 // Formats lists the -o values, default first.
-var Formats = []string{FormatTable, FormatWide, FormatJSON, FormatYAML}
+var Formats = []string{FormatTable, FormatWide, FormatJSON, FormatYAML, FormatDot}
 
 // IsFormat tells whether f is one of Formats.
 func IsFormat(f string) bool {
@@ -36,7 +36,7 @@ func IsFormat(f string) bool {
 	return false
 }
 
-// Options changes how the table looks. JSON and YAML ignore them.
+// Options changes how the table looks. JSON, YAML and dot ignore them.
 type Options struct {
 	// Wide adds the predicted Envoy path: LISTENER, ROUTE, CLUSTER, INBOUND.
 	Wide bool
@@ -57,6 +57,8 @@ func Print(w io.Writer, r *explain.Report, format string, opts Options) error {
 		return JSON(w, r)
 	case FormatYAML:
 		return YAML(w, r)
+	case FormatDot:
+		return Dot(w, r)
 	}
 	return fmt.Errorf("unknown output format %q (allowed: %s)", format, strings.Join(Formats, ", "))
 }

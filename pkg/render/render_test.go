@@ -137,6 +137,20 @@ func urlReport() *explain.Report {
 	}
 }
 
+// urlFailsReport is the URL form failing at the destination proxy: a pod-IP
+// request leaving the SRC sidecar through PassthroughCluster in plaintext
+// toward a STRICT pod.
+func urlFailsReport() *explain.Report {
+	r := matrixReport()
+	q := r.Requests[2]
+	q.Path = "/healthz"
+	r.Ports = nil
+	r.Target = &explain.Target{URL: "http://10.1.2.3:8080/healthz", Scheme: "http"}
+	r.Requests = []explain.Request{q}
+	r.Summary = explain.Summary{Requests: 1, Failing: 1}
+	return r
+}
+
 func TestGolden(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -152,6 +166,9 @@ func TestGolden(t *testing.T) {
 		{"url-table", urlReport(), FormatTable, Options{}},
 		{"url-wide", urlReport(), FormatWide, Options{}},
 		{"url-json", urlReport(), FormatJSON, Options{}},
+		{"matrix-dot", matrixReport(), FormatDot, Options{}},
+		{"url-dot", urlReport(), FormatDot, Options{}},
+		{"url-fails-dot", urlFailsReport(), FormatDot, Options{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -330,5 +347,53 @@ func TestUnknownFormat(t *testing.T) {
 	err := Print(&bytes.Buffer{}, urlReport(), "xml", Options{})
 	if err == nil || !strings.Contains(err.Error(), "table, wide, json, yaml") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// The graph is valid DOT as far as a reader can tell without Graphviz:
+// balanced braces and quotes, one statement per line, and the failure drawn
+// as a red edge labelled with the symptom, into a red inbound node.
+func TestDot(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Dot(&buf, urlFailsReport()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.HasPrefix(out, "digraph podreach {\n") || !strings.HasSuffix(out, "}\n") {
+		t.Errorf("not a digraph:\n%s", out)
+	}
+	if strings.Count(out, "{") != strings.Count(out, "}") {
+		t.Errorf("unbalanced braces:\n%s", out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if n := strings.Count(line, `"`) - strings.Count(line, `\"`); n%2 != 0 {
+			t.Errorf("unbalanced quotes in %q", line)
+		}
+	}
+	for _, want := range []string{
+		`label="listener 0.0.0.0_8080"`,
+		`label="cluster PassthroughCluster\nORIGINAL_DST"`,
+		`"cluster:PassthroughCluster" -> "inbound:demo/web-0:8080::false" [label="plaintext → 10.1.2.3:8080\nFAILS: 503 upstream connect error`,
+		`color=red, fontcolor=red, penwidth=2`,
+		`[label="inbound (STRICT)", color=red, fontcolor=red]`,
+		`"app:demo/client-5d8f7c9b4-x2x7q" -> "listener:0.0.0.0_8080:" [label="10.1.2.3:8080 (Host: 10.1.2.3)"]`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dot lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "app:demo/web-0") {
+		t.Errorf("a request rejected by the DST proxy must not reach the DST app:\n%s", out)
+	}
+
+	// Names from the cluster cannot break out of a quoted string.
+	r := urlReport()
+	r.Source.Name = "evil\"]; x -> y [label=\"\\\n"
+	buf.Reset()
+	if err := Dot(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "x -> y") && !strings.Contains(buf.String(), `evil\"]; x -> y [label=\"\\`) {
+		t.Errorf("unescaped name:\n%s", buf.String())
 	}
 }

@@ -277,13 +277,17 @@ func writeRequests(out *bytes.Buffer, reqs []explain.Request, opts Options) erro
 	return nil
 }
 
-func addressCell(q explain.Request) string {
+func addressCell(q explain.Request) string { return addressWithHost(q, "  ") }
+
+// addressWithHost is "address:port", then the Host header when the app
+// sends one that differs from it.
+func addressWithHost(q explain.Request, sep string) string {
 	hp := q.Address
 	if q.Port != 0 {
 		hp = net.JoinHostPort(q.Address, strconv.Itoa(int(q.Port)))
 	}
 	if q.Host != "" && q.Host != hp {
-		hp += "  (Host: " + q.Host + ")"
+		hp += sep + "(Host: " + q.Host + ")"
 	}
 	return hp
 }

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Offline release build: what `goreleaser release --snapshot` (see
+# .goreleaser.yaml) plus krew-release-bot produce, with nothing but Go, tar,
+# gzip and zip (or python3). Writes into dist/ (git-ignored):
+#
+#   kubectl-podreach_<version>_<os>_<arch>.tar.gz   linux/darwin × amd64/arm64
+#   kubectl-podreach_<version>_windows_amd64.zip
+#   checksums.txt                                   sha256sum format
+#   podreach.yaml                                   plugins/krew.yaml rendered
+#                                                   with real URIs and sha256s
+#
+# Each archive holds the binary, LICENSE, README.md and (not on Windows) the
+# kubectl_complete-podreach completion helper. Archives are reproducible: the
+# same commit and version give the same sha256s.
+#
+# Usage: hack/release.sh [VERSION]
+#   VERSION defaults to $VERSION, else `git describe --tags --exact-match`,
+#   else v0.0.0-snapshot.g<short commit> (a valid semver, as Krew requires).
+#   PLATFORMS="linux/amd64 ..." restricts the build (the manifest then lists
+#   only those platforms' sums, so it is not for publishing).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:${PATH}"
+
+version="${1:-${VERSION:-}}"
+if [[ -z "${version}" ]]; then
+  version="$(git describe --tags --exact-match --match 'v*' 2>/dev/null || true)"
+fi
+if [[ -z "${version}" ]]; then
+  version="v0.0.0-snapshot.g$(git rev-parse --short=7 HEAD 2>/dev/null || echo unknown)"
+fi
+if ! [[ "${version}" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]]; then
+  echo "error: version ${version} is not v-prefixed semver (Krew requires one, e.g. v0.1.0)" >&2
+  exit 2
+fi
+
+platforms="${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64}"
+project=kubectl-podreach
+dist=dist
+repo_url=https://github.com/podreach/kubectl-podreach
+
+# Reproducible archives: fixed mtime (the commit's), owner and order.
+mtime="$(git log -1 --format=%cI 2>/dev/null || echo 2024-01-01T00:00:00Z)"
+export SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null || echo 1704067200)"
+
+rm -rf "${dist}"
+mkdir -p "${dist}"
+start=$SECONDS
+
+for p in ${platforms}; do
+  os="${p%/*}" arch="${p#*/}"
+  name="${project}_${version}_${os}_${arch}"
+  stage="${dist}/${name}"
+  mkdir -p "${stage}"
+  bin="${project}"
+  [[ "${os}" == windows ]] && bin="${project}.exe"
+  CGO_ENABLED=0 GOOS="${os}" GOARCH="${arch}" GOFLAGS=-mod=readonly \
+    go build -trimpath -ldflags "-s -w -X main.version=${version}" \
+    -o "${stage}/${bin}" ./cmd/kubectl-podreach
+  cp LICENSE README.md "${stage}/"
+  if [[ "${os}" != windows ]]; then
+    cp plugins/kubectl_complete-podreach "${stage}/"
+  fi
+  chmod 0755 "${stage}/${bin}"
+  touch -d "${mtime}" "${stage}"/*
+  if [[ "${os}" == windows ]]; then
+    archive="${name}.zip"
+    if command -v zip >/dev/null 2>&1; then
+      (cd "${stage}" && TZ=UTC zip -q -X -r "../${archive}" $(ls | LC_ALL=C sort))
+    else
+      (cd "${stage}" && python3 - "../${archive}" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for f in sorted(os.listdir(".")):
+        z.write(f)
+PY
+      )
+    fi
+  else
+    archive="${name}.tar.gz"
+    tar -C "${stage}" --sort=name --owner=0 --group=0 --numeric-owner \
+      --mtime="${mtime}" -cf - $(cd "${stage}" && ls | LC_ALL=C sort) | gzip -n -9 >"${dist}/${archive}"
+  fi
+  rm -rf "${stage}"
+  echo "built ${dist}/${archive}"
+done
+
+(cd "${dist}" && sha256sum -- *.tar.gz *.zip 2>/dev/null >checksums.txt) || true
+if [[ ! -s "${dist}/checksums.txt" ]]; then
+  echo "error: no archives built" >&2
+  exit 1
+fi
+
+# Render plugins/krew.yaml: {{ .TagName }} → version, then every
+# {{addURIAndSha "URL" .TagName }} → "uri: URL" + "sha256: <sum>", exactly as
+# krew-release-bot does (it indents the sha256 line by four spaces). A
+# platform whose archive was not built (PLATFORMS) is dropped.
+awk -v tag="${version}" -v sums="${dist}/checksums.txt" '
+  BEGIN {
+    while ((getline line < sums) > 0) { split(line, f, /  */); sha[f[2]] = f[1] }
+  }
+  # the template header comment describes the template, not the result
+  NR == 1, /^apiVersion:/ { if ($0 !~ /^apiVersion:/) next }
+  {
+    gsub(/\{\{ *\.TagName *\}\}/, tag)
+    if (match($0, /\{\{ *addURIAndSha +"[^"]+" +\.TagName *\}\}/)) {
+      s = substr($0, RSTART, RLENGTH)
+      sub(/^\{\{ *addURIAndSha +"/, "", s); sub(/" +\.TagName *\}\}$/, "", s)
+      n = split(s, parts, "/"); file = parts[n]
+      if (!(file in sha)) { drop = 1 }
+      prefix = substr($0, 1, RSTART - 1)
+      pending = pending prefix "uri: " s "\n    sha256: " sha[file] "\n"
+      next
+    }
+    if ($0 ~ /^  - selector:/ || $0 !~ /^    /) { flush() }
+    pending = pending $0 "\n"
+  }
+  function flush() { if (!drop) printf "%s", pending; pending = ""; drop = 0 }
+  END { flush() }
+' plugins/krew.yaml >"${dist}/podreach.tmp"
+{
+  echo "# Generated by hack/release.sh from plugins/krew.yaml for ${version}. DO NOT EDIT."
+  cat "${dist}/podreach.tmp"
+} >"${dist}/podreach.yaml"
+rm -f "${dist}/podreach.tmp"
+if grep -n '{{\|REPLACE' "${dist}/podreach.yaml" >&2; then
+  echo "error: unrendered template text left in ${dist}/podreach.yaml" >&2
+  exit 1
+fi
+
+echo "checksums: ${dist}/checksums.txt"
+echo "krew manifest: ${dist}/podreach.yaml (version ${version}, URIs under ${repo_url}/releases/download/${version}/)"
+echo "release build took $((SECONDS - start))s"

@@ -1,0 +1,446 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/podreach/kubectl-podreach/pkg/explain"
+)
+
+// FormatDot is Graphviz: `-o dot | dot -Tsvg > path.svg`.
+const FormatDot = "dot"
+
+// Dot writes the report as a Graphviz digraph of the data path, left to
+// right: the SRC app → SRC proxy listener → route → cluster → DST proxy
+// inbound filter chain → DST app. Each request is one path; paths share the
+// nodes they have in common (the same listener, route, cluster or pod), so
+// the matrix form shows at a glance which addresses take the service cluster
+// and which fall through to PassthroughCluster. A failing request ends in a
+// red edge labelled with the symptom, at the step where it fails.
+//
+// Graphviz lays out ~10–30 paths legibly; restrict a large matrix with
+// --port, or trace one request with the URL form.
+func Dot(w io.Writer, r *explain.Report) error {
+	g := newDotGraph()
+	g.cluster("src", "SRC "+workloadName(r.Source)+" — "+orDash(r.Source.Dataplane))
+	src := g.node("src", "app:"+workloadName(r.Source), fmt.Sprintf("%s\napp %s", workloadName(r.Source), orDash(r.Source.IP)), "box", "")
+	var paths [][]*dotEdge
+	for _, q := range r.Requests {
+		g.current = nil
+		g.path(r, src, q)
+		for _, e := range g.current {
+			e.addrs = appendUnique(e.addrs, dialLabel(q))
+		}
+		paths = append(paths, g.current)
+	}
+	// Name the addresses where paths part: on the first edge of a path, and
+	// on every edge that carries a different set of requests than the edge
+	// before it on the same path.
+	for _, p := range paths {
+		var prev []string
+		for i, e := range p {
+			if i == 0 || !slices.Equal(e.addrs, prev) {
+				e.shown = true
+			}
+			prev = e.addrs
+			if len(r.Requests) > 1 && len(e.addrs) == len(r.Requests) {
+				e.all = len(e.addrs)
+			}
+		}
+	}
+	var out bytes.Buffer
+	out.WriteString("digraph podreach {\n")
+	out.WriteString("  rankdir=LR;\n")
+	out.WriteString("  labelloc=t;\n")
+	fmt.Fprintf(&out, "  label=%s;\n", dotQuote(graphTitle(r)))
+	out.WriteString("  node [shape=box, style=rounded, fontname=\"Helvetica\", fontsize=10];\n")
+	out.WriteString("  edge [fontname=\"Helvetica\", fontsize=9];\n")
+	for _, c := range g.clusterOrder {
+		cl := g.clusters[c]
+		fmt.Fprintf(&out, "  subgraph %s {\n", dotQuote("cluster_"+c))
+		fmt.Fprintf(&out, "    label=%s;\n", dotQuote(cl.label))
+		out.WriteString("    style=dashed;\n")
+		for _, id := range cl.nodes {
+			out.WriteString("    " + g.nodes[id].String() + "\n")
+		}
+		out.WriteString("  }\n")
+	}
+	for _, id := range g.nodeOrder {
+		if n := g.nodes[id]; n.cluster == "" {
+			out.WriteString("  " + n.String() + "\n")
+		}
+	}
+	for _, e := range g.edges {
+		out.WriteString("  " + e.String() + "\n")
+	}
+	out.WriteString("}\n")
+	_, err := w.Write(out.Bytes())
+	return err
+}
+
+type dotNode struct {
+	id, label, shape, color, cluster string
+}
+
+func (n *dotNode) String() string {
+	attrs := []string{"label=" + dotQuote(n.label)}
+	if n.shape != "" {
+		attrs = append(attrs, "shape="+n.shape)
+	}
+	if n.color != "" {
+		attrs = append(attrs, "color="+n.color, "fontcolor="+n.color)
+	}
+	return fmt.Sprintf("%s [%s];", dotQuote(n.id), strings.Join(attrs, ", "))
+}
+
+type dotEdge struct {
+	from, to string
+	labels   []string
+	failed   bool
+	// addrs are the requests (dialed address:port) taking this edge, in
+	// order; shown is set where a path diverges, so the label says which
+	// addresses go which way.
+	addrs []string
+	shown bool
+	all   int // set when the edge carries all requests (of all > 1)
+}
+
+func (e *dotEdge) String() string {
+	var attrs []string
+	labels := e.labels
+	switch {
+	case e.shown && e.all > 0:
+		labels = append([]string{fmt.Sprintf("all %d addresses", e.all)}, labels...)
+	case e.shown:
+		labels = append(append([]string{}, e.addrs...), labels...)
+	}
+	if len(labels) > 0 {
+		attrs = append(attrs, "label="+dotQuote(strings.Join(labels, "\n")))
+	}
+	if e.failed {
+		attrs = append(attrs, "color=red", "fontcolor=red", "penwidth=2")
+	}
+	s := dotQuote(e.from) + " -> " + dotQuote(e.to)
+	if len(attrs) > 0 {
+		s += " [" + strings.Join(attrs, ", ") + "]"
+	}
+	return s + ";"
+}
+
+type dotCluster struct {
+	label string
+	nodes []string
+}
+
+type dotGraph struct {
+	current      []*dotEdge // the edges of the request being added
+	nodes        map[string]*dotNode
+	nodeOrder    []string
+	clusters     map[string]*dotCluster
+	clusterOrder []string
+	edges        []*dotEdge
+	edgeIndex    map[string]*dotEdge
+}
+
+func newDotGraph() *dotGraph {
+	return &dotGraph{nodes: map[string]*dotNode{}, clusters: map[string]*dotCluster{}, edgeIndex: map[string]*dotEdge{}}
+}
+
+// node returns the id of the node with this id, creating it in cluster (a
+// subgraph key; "" for none) on first use.
+func (g *dotGraph) node(cluster, id, label, shape, color string) string {
+	if n, ok := g.nodes[id]; ok {
+		if color != "" {
+			n.color = color
+		}
+		return id
+	}
+	g.nodes[id] = &dotNode{id: id, label: label, shape: shape, color: color, cluster: cluster}
+	g.nodeOrder = append(g.nodeOrder, id)
+	if cluster != "" {
+		c := g.clusters[cluster]
+		if c == nil {
+			c = &dotCluster{}
+			g.clusters[cluster] = c
+			g.clusterOrder = append(g.clusterOrder, cluster)
+		}
+		c.nodes = append(c.nodes, id)
+	}
+	return id
+}
+
+func (g *dotGraph) cluster(key, label string) {
+	if c := g.clusters[key]; c != nil {
+		c.label = label
+		return
+	}
+	g.clusters[key] = &dotCluster{label: label}
+	g.clusterOrder = append(g.clusterOrder, key)
+}
+
+// edge adds label to the edge from → to (one edge per pair and colour).
+func (g *dotGraph) edge(from, to, label string, failed bool) {
+	key := from + "\x00" + to + "\x00" + strconv.FormatBool(failed)
+	e := g.edgeIndex[key]
+	if e == nil {
+		e = &dotEdge{from: from, to: to, failed: failed}
+		g.edgeIndex[key] = e
+		g.edges = append(g.edges, e)
+	}
+	g.current = append(g.current, e)
+	if label == "" {
+		return
+	}
+	label = wrapLabel(label, 60)
+	for _, l := range e.labels {
+		if l == label {
+			return
+		}
+	}
+	e.labels = append(e.labels, label)
+}
+
+// path adds one request: the hops it takes, and where it stops if it fails.
+func (g *dotGraph) path(r *explain.Report, src string, q explain.Request) {
+	fails := q.Verdict == explain.VerdictFails
+	symptom := "FAILS"
+	if q.Symptom != "" {
+		symptom = "FAILS: " + q.Symptom
+	}
+
+	// DNS: nothing to dial.
+	if len(q.ResolvedIPs) == 0 && q.DialedIP == "" && q.Outbound == nil && q.Inbound == nil {
+		end := g.node("", "dns-"+q.Address, "DNS\n"+orDash(q.DNS), "plaintext", "red")
+		g.edge(src, end, symptom, true)
+		return
+	}
+
+	prev, label := src, ""
+	hop := func(cluster, id, text string) {
+		n := g.node(cluster, id, text, "", "")
+		g.edge(prev, n, label, false)
+		prev, label = n, ""
+	}
+
+	srcProxy := q.Captured && q.Outbound != nil
+	if srcProxy {
+		o := q.Outbound
+		l := "listener " + orDash(o.Listener)
+		if o.FilterChain != "" {
+			l += "\n" + o.FilterChain
+		}
+		hop("src", "listener:"+o.Listener+":"+o.FilterChain, l)
+		switch {
+		case o.RouteConfig != "" || o.VirtualHost != "":
+			rt := "route " + orDash(o.RouteConfig)
+			if o.VirtualHost != "" {
+				rt += "\nvhost " + o.VirtualHost
+			}
+			if o.Route != "" && o.Route != o.VirtualHost {
+				rt += "\nroute " + o.Route
+			}
+			hop("src", "route:"+o.RouteConfig+":"+o.VirtualHost+":"+o.Route, rt)
+		default:
+			hop("src", "tcp:"+o.Listener+":"+o.FilterChain, "tcp_proxy")
+		}
+		switch {
+		case len(o.WeightedClusters) > 0:
+			hop("src", "cluster:"+clusterCell(q), "clusters\n"+strings.ReplaceAll(clusterCell(q), ", ", "\n"))
+		case o.Cluster != "":
+			c := "cluster " + o.Cluster
+			if o.ClusterType != "" {
+				c += "\n" + o.ClusterType
+			}
+			hop("src", "cluster:"+o.Cluster, c)
+		case o.DirectResponse != 0:
+			end := g.node("src", fmt.Sprintf("direct:%d", o.DirectResponse), fmt.Sprintf("direct response %d", o.DirectResponse), "", "red")
+			g.edge(prev, end, symptomOr(fails, symptom), fails)
+			return
+		}
+	} else if q.KubeProxy != "" {
+		hop("", "kube-proxy:"+q.KubeProxy, "kube-proxy\n"+q.KubeProxy)
+	}
+
+	// Leaving the SRC pod: what is on the wire, and to which endpoint.
+	wire := wireLabel(q)
+	in := q.Inbound
+	if in == nil {
+		target := "dropped (no upstream)"
+		id := "end:" + q.Address
+		if q.Upstream != nil {
+			target = net.JoinHostPort(q.Upstream.IP, strconv.Itoa(int(q.Upstream.Port)))
+			if q.Upstream.Pod != "" {
+				target = q.Upstream.Pod + "\n" + target
+			}
+			id = "upstream:" + target
+		}
+		color := ""
+		if fails {
+			color = "red"
+		}
+		end := g.node("", id, target, "box", color)
+		g.edge(prev, end, joinLabels(wire, symptomOr(fails, symptom)), fails)
+		return
+	}
+
+	pod := in.Pod
+	if pod == "" && q.Upstream != nil {
+		pod = q.Upstream.Pod
+	}
+	dstKey := "dst " + pod
+	mode := ""
+	if in.Mode != "" {
+		mode = " (" + in.Mode + ")"
+	}
+	g.cluster(dstKey, "DST "+orDash(pod)+dstDataplane(r, pod, in))
+	if in.Captured {
+		chain := "inbound " + orDash(in.FilterChain) + mode
+		if !in.Accepted {
+			chain = "inbound" + mode
+		}
+		color := ""
+		if !in.Accepted {
+			color = "red"
+		}
+		n := g.node(dstKey, "inbound:"+pod+":"+strconv.Itoa(int(in.Port))+":"+in.FilterChain+":"+strconv.FormatBool(in.Accepted), chain, "", color)
+		if !in.Accepted {
+			why := symptom
+			if in.Error != "" && !strings.Contains(symptom, in.Error) {
+				why += "\n(" + in.Error + ")"
+			}
+			g.edge(prev, n, joinLabels(wire, why), true)
+			return
+		}
+		g.edge(prev, n, wire, false)
+		prev, wire = n, ""
+	}
+	app := g.node(dstKey, "app:"+pod+":"+strconv.Itoa(int(in.Port)), fmt.Sprintf("%s\napp :%d", orDash(pod), in.Port), "box", "")
+	reach := ""
+	if q.Reaches != "" && q.Reaches != dash && q.Verdict == explain.VerdictLoadBalanced {
+		reach = q.Reaches
+	}
+	g.edge(prev, app, joinLabels(wire, reach, symptomOr(fails, symptom)), fails)
+}
+
+func dialLabel(q explain.Request) string { return addressWithHost(q, " ") }
+
+func wireLabel(q explain.Request) string {
+	tls := ""
+	switch q.TLS {
+	case explain.TLSMutual:
+		tls = "mTLS"
+	case explain.TLSSimple:
+		tls = "TLS"
+	case explain.TLSPlaintext:
+		tls = "plaintext"
+	}
+	if q.Upstream != nil && q.Upstream.IP != "" {
+		to := "→ " + net.JoinHostPort(q.Upstream.IP, strconv.Itoa(int(q.Upstream.Port)))
+		if tls == "" {
+			return to
+		}
+		return tls + " " + to
+	}
+	return tls
+}
+
+func dstDataplane(r *explain.Report, pod string, in *explain.Inbound) string {
+	if d := r.Destination; d != nil && d.Namespace+"/"+d.Name == pod && d.Dataplane != "" {
+		return " — " + d.Dataplane
+	}
+	if !in.Captured {
+		return " — no sidecar"
+	}
+	return ""
+}
+
+func symptomOr(fails bool, symptom string) string {
+	if fails {
+		return symptom
+	}
+	return ""
+}
+
+// wrapLabel breaks each line of s at width runes, between words.
+func wrapLabel(s string, width int) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		cur := ""
+		for _, word := range strings.Fields(line) {
+			if cur != "" && runeLen(cur)+1+runeLen(word) > width {
+				out = append(out, cur)
+				cur = ""
+			}
+			if cur != "" {
+				cur += " "
+			}
+			cur += word
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
+}
+
+func appendUnique(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+func joinLabels(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func graphTitle(r *explain.Report) string {
+	t := "kubectl podreach " + workloadName(r.Source)
+	switch {
+	case r.Target != nil:
+		t += " " + r.Target.URL
+		if r.Target.Host != "" {
+			t += " (Host: " + r.Target.Host + ")"
+		}
+	case r.Destination != nil:
+		t += " " + workloadName(*r.Destination)
+	}
+	if s := summaryLine(r); s != "" {
+		t += " — " + s
+	}
+	return t
+}
+
+func workloadName(w explain.Workload) string { return w.Namespace + "/" + w.Name }
+
+// dotQuote makes s a DOT double-quoted string: quotes and backslashes
+// escaped, newlines as \n (centred lines), control characters dropped.
+func dotQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r < 0x20 || r == 0x7f:
+			// dropped
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
