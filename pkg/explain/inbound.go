@@ -18,8 +18,9 @@ type inboundTarget struct {
 
 // serviceTargets mirrors the proxy's ServiceTargets keyed by target port
 // (pilot/pkg/networking/core/listener_inbound.go getFilterChainsByServicePort):
-// Services selecting the pod (targetPort resolved against containerPorts) and
-// Services whose EndpointSlices list the pod's IP. When several claim the same
+// Services selecting the pod (targetPort resolved against containerPorts),
+// Services whose EndpointSlices list the pod's IP, and ServiceEntries of the
+// pod's namespace with an endpoint on its IP. When several claim the same
 // target port the oldest Service wins (reportInboundConflict).
 func (m *model) serviceTargets(pod *corev1.Pod, port int32) *inboundTarget {
 	var cands []inboundTarget
@@ -28,7 +29,24 @@ func (m *model) serviceTargets(pod *corev1.Pod, port int32) *inboundTarget {
 		ips[ip] = true
 	}
 	for _, svc := range m.services {
-		if !svc.isKube() || svc.resolution == "Alias" || svc.namespace != pod.Namespace && len(svc.kube.Spec.Selector) > 0 {
+		if !svc.isKube() {
+			// serviceentry/controller.go GetProxyServiceTargets: ServiceEntries
+			// of the proxy's namespace whose endpoints (static addresses or
+			// selected workloads) are the proxy's IP.
+			if svc.se == nil || svc.namespace != pod.Namespace {
+				continue
+			}
+			for _, sp := range svc.ports {
+				for _, ep := range m.endpoints(svc, sp, false) {
+					if ips[ep.ip] && ep.port == port {
+						cands = append(cands, inboundTarget{svc: svc, sp: sp})
+						break
+					}
+				}
+			}
+			continue
+		}
+		if svc.resolution == "Alias" || svc.namespace != pod.Namespace && len(svc.kube.Spec.Selector) > 0 {
 			continue
 		}
 		for _, sp := range svc.ports {
@@ -199,7 +217,12 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 		switch tls {
 		case TLSMutual:
 		case TLSSimple:
-			return reject("invalid mTLS")
+			// The STRICT chain matches on transport "tls"; the handshake then
+			// fails for want of an Istio client certificate (traffic.go sets
+			// FilterChainMatched before ErrMTLSError).
+			in.Accepted, in.Error = false, "invalid mTLS"
+			in.VirtualHost, in.Cluster = "", ""
+			return in
 		default:
 			return reject("no filter chains matched")
 		}

@@ -52,7 +52,9 @@ func (m *model) outboundListeners(sc *sidecarScope, proxyIP string, port int32) 
 			continue
 		}
 		if svc.resolution == "Passthrough" && len(svc.addresses) == 0 && (isTCP(sp.protocol) || sp.protocol == ProtoAuto) {
-			eps := m.endpoints(svc, sp, true)
+			// ServiceEndpointsByPort has every endpoint of the index, unready
+			// ones too (endpointslice.go keeps them as UnHealthy).
+			eps := m.endpoints(svc, sp, false)
 			if !svc.isKube() && len(eps) == 0 && len(svc.se.Spec.GetWorkloadSelector().GetLabels()) == 0 {
 				m.addOutboundListener(out, svc, sp, "")
 				continue

@@ -145,27 +145,39 @@ func (m *model) exportedTo(exportTo []string, owner, viewer string) bool {
 	return false
 }
 
-// egressImports mirrors sidecar.go's host matching of egress "ns/host"
-// entries: ns "*" any, "." the proxy namespace, "~" none; host "*", "*.suffix"
-// or an exact hostname.
+// egressImports mirrors sidecar.go's egress host handling (Istio 1.31):
+// "ns/host" imports, ns "*" any namespace and "." the proxy's; a "~" prefix
+// on the namespace ("~/*", "~ns/host", "~*/host") excludes instead, and an
+// exclusion in the service's namespace or the wildcard one wins over any
+// import (selectServices checks Excluded first); host "*", "*.suffix" or an
+// exact hostname.
 func (sc *sidecarScope) egressImports(ns, hostname, proxyNS string) bool {
+	nsOf := func(hns string) string {
+		if hns == "." {
+			return proxyNS
+		}
+		return hns
+	}
 	for _, h := range sc.egressHosts {
 		hns, hhost, ok := strings.Cut(h, "/")
-		if !ok {
+		if !ok || !strings.HasPrefix(hns, "~") {
 			continue
 		}
-		switch hns {
-		case "*":
-		case ".":
-			if ns != proxyNS {
-				continue
-			}
-		case "~":
+		ens := nsOf(strings.TrimPrefix(hns, "~"))
+		if ens == "" {
+			ens = "*"
+		}
+		if (ens == "*" || ens == ns) && hostMatches(hostname, hhost) {
+			return false
+		}
+	}
+	for _, h := range sc.egressHosts {
+		hns, hhost, ok := strings.Cut(h, "/")
+		if !ok || strings.HasPrefix(hns, "~") {
 			continue
-		default:
-			if hns != ns {
-				continue
-			}
+		}
+		if hns = nsOf(hns); hns != "*" && hns != ns {
+			continue
 		}
 		if hostMatches(hostname, hhost) {
 			return true
