@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -269,8 +270,19 @@ func (m *model) convertServiceEntry(se *networkingv1.ServiceEntry) []*service {
 			meshExternal: spec.GetLocation().String() != "MESH_INTERNAL",
 			created:      se.CreationTimestamp.Time,
 		}
+		// serviceentry/conversion.go convertServices: IPs as they are, CIDRs
+		// as prefixes except a full-length one (/32, /128), which becomes a
+		// plain IP (and so gets its own IP_PORT listener); anything else is
+		// dropped.
 		for _, a := range spec.GetAddresses() {
-			svc.addresses = append(svc.addresses, a)
+			if ip, err := netip.ParseAddr(a); err == nil {
+				svc.addresses = append(svc.addresses, ip.String())
+			} else if pfx, err := netip.ParsePrefix(a); err == nil {
+				if pfx.Bits() == pfx.Addr().BitLen() {
+					a = pfx.Addr().String()
+				}
+				svc.addresses = append(svc.addresses, a)
+			}
 		}
 		for i, p := range spec.GetPorts() {
 			tp := intstr.FromInt32(int32(p.GetNumber()))

@@ -349,7 +349,7 @@ func (m *model) routeRequest(v *vhost, sc *sidecarScope, path string, headers ma
 		if dr := r.GetDirectResponse(); dr != nil {
 			return routeAction{route: name, direct: int(dr.GetStatus())}
 		}
-		act := m.routeDestinations(httpDestinations(r.GetRoute()), v.vs.Namespace, v.port, sc)
+		act := m.routeDestinations(httpDestinations(r.GetRoute()), v.vs.Namespace, v.port, sc, true)
 		act.route = name
 		if len(act.weighted) > 0 {
 			sort.SliceStable(act.weighted, func(i, j int) bool { return act.weighted[i].Weight > act.weighted[j].Weight })
@@ -439,7 +439,12 @@ func httpDestinations(l []*networkingapi.HTTPRouteDestination) []weightedDestina
 // route.go GetDestinationCluster does: the destination port, else the only
 // port of the service, else the listener port; the first destination is the
 // one analysed, several make a weighted split.
-func (m *model) routeDestinations(dests []weightedDestination, vsNS string, listenPort int32, sc *sidecarScope) routeAction {
+//
+// For HTTP routes the "only port" rule sees only services that have the
+// listener port (httproute.go passes servicesByName of that port as the
+// registry): a destination service without it yields
+// outbound|LISTENPORT||host, a cluster that does not exist.
+func (m *model) routeDestinations(dests []weightedDestination, vsNS string, listenPort int32, sc *sidecarScope, httpRegistry bool) routeAction {
 	var act routeAction
 	for i, d := range dests {
 		fq := m.resolveShortHost(d.GetDestination().GetHost(), vsNS)
@@ -453,7 +458,7 @@ func (m *model) routeDestinations(dests []weightedDestination, vsNS string, list
 		p := int32(d.GetDestination().GetPort().GetNumber())
 		if p == 0 {
 			p = listenPort
-			if svc != nil && len(svc.ports) == 1 {
+			if svc != nil && len(svc.ports) == 1 && (!httpRegistry || svc.portByNumber(listenPort) != nil) {
 				p = svc.ports[0].port
 			}
 		}
@@ -511,7 +516,7 @@ func (m *model) tcpRoute(sc *sidecarScope, svc *service, port int32) *routeActio
 					dests = append(dests, d)
 				}
 			}
-			act := m.routeDestinations(dests, vs.Namespace, port, sc)
+			act := m.routeDestinations(dests, vs.Namespace, port, sc, false)
 			act.route = vs.Namespace + "/" + vs.Name
 			return &act
 		}

@@ -273,8 +273,28 @@ func (m *model) visibleVirtualServices(sc *sidecarScope) []*networkingv1.Virtual
 			out = append(out, vs)
 		}
 	}
+	// push_context.go initVirtualServices / VirtualServicesForGateway: the
+	// proxy's namespace-private VirtualServices first, then those exported to
+	// its namespace by name, then public ones; oldest first within each. The
+	// first to claim a domain keeps it (httproute.go vhost domain dedupe).
+	group := func(vs *networkingv1.VirtualService) int {
+		exportTo := vs.Spec.GetExportTo()
+		if len(exportTo) == 0 {
+			exportTo = m.mesh.DefaultVirtualServiceExportTo
+		}
+		if len(exportTo) == 0 || contains(exportTo, "*") {
+			return 2
+		}
+		if vs.Namespace == sc.proxyNS {
+			return 0
+		}
+		return 1
+	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
+		if ga, gb := group(a), group(b); ga != gb {
+			return ga < gb
+		}
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 			return a.CreationTimestamp.Before(&b.CreationTimestamp)
 		}

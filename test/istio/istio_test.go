@@ -3,6 +3,7 @@ package istiodiff
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -239,7 +240,7 @@ func (sc *sidecar) outbound(c simulation.Call, analysed, upstreamIP string, upst
 		return o
 	}
 	if res.RouteConfigMatched != "" || res.VirtualHostMatched != "" {
-		if r := sc.findRoute(res); r != nil {
+		if r := sc.findRoute(res, c.Path); r != nil {
 			switch a := r.GetAction().(type) {
 			case *route.Route_DirectResponse:
 				o.DirectResponse = int(a.DirectResponse.GetStatus())
@@ -318,8 +319,14 @@ func redirectCode(r *route.RedirectAction) int {
 	return 301
 }
 
-// findRoute returns the route the simulator matched (it reports names only).
-func (sc *sidecar) findRoute(res simulation.Result) *route.Route {
+// findRoute returns the route the simulator matched. It reports the route's
+// name only, and VirtualService routes without a name share the name "", so
+// the route is found again the way the simulator picks it (matchRoute: the
+// first route of the virtual host whose path matches).
+func (sc *sidecar) findRoute(res simulation.Result, path string) *route.Route {
+	if path == "" {
+		path = "/"
+	}
 	for _, rc := range sc.sim.Routes {
 		if rc.Name != res.RouteConfigMatched {
 			continue
@@ -329,13 +336,27 @@ func (sc *sidecar) findRoute(res simulation.Result) *route.Route {
 				continue
 			}
 			for _, r := range vh.Routes {
-				if r.Name == res.RouteMatched {
+				if r.Name == res.RouteMatched && pathMatches(r.GetMatch(), path) {
 					return r
 				}
 			}
 		}
 	}
 	return nil
+}
+
+func pathMatches(m *route.RouteMatch, path string) bool {
+	switch {
+	case m.GetPath() != "":
+		return m.GetPath() == path
+	case m.GetPathSeparatedPrefix() != "":
+		p := m.GetPathSeparatedPrefix()
+		return path == p || strings.HasPrefix(path, p+"/")
+	case m.GetSafeRegex() != nil:
+		re, err := regexp.Compile("^(?:" + m.GetSafeRegex().GetRegex() + ")$")
+		return err == nil && re.MatchString(path)
+	}
+	return strings.HasPrefix(path, m.GetPrefix())
 }
 
 func findEndpoint(cla *endpoint.ClusterLoadAssignment, ip string, port int) *endpoint.LbEndpoint {
