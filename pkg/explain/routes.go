@@ -3,7 +3,6 @@ package explain
 import (
 	"net"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -170,7 +169,13 @@ func (m *model) vhostDomains(svc *service, proxyNS string) []string {
 			domains = append(domains, "*."+d)
 		}
 	}
-	for _, a := range svc.addresses {
+	addrs := svc.addresses
+	if svc.isKube() && len(addrs) > 1 {
+		// GetAddressForProxy: one ClusterIP per proxy unless ISTIO_DUAL_STACK
+		// (off by default) adds the others.
+		addrs = addrs[:1]
+	}
+	for _, a := range addrs {
 		if a != "" && a != wildcardIP {
 			domains = append(domains, a)
 		}
@@ -351,9 +356,6 @@ func (m *model) routeRequest(v *vhost, sc *sidecarScope, path string, headers ma
 		}
 		act := m.routeDestinations(httpDestinations(r.GetRoute()), v.vs.Namespace, v.port, sc, true)
 		act.route = name
-		if len(act.weighted) > 0 {
-			sort.SliceStable(act.weighted, func(i, j int) bool { return act.weighted[i].Weight > act.weighted[j].Weight })
-		}
 		return act
 	}
 	return routeAction{notFound: true}
@@ -446,6 +448,19 @@ func httpDestinations(l []*networkingapi.HTTPRouteDestination) []weightedDestina
 // outbound|LISTENPORT||host, a cluster that does not exist.
 func (m *model) routeDestinations(dests []weightedDestination, vsNS string, listenPort int32, sc *sidecarScope, httpRegistry bool) routeAction {
 	var act routeAction
+	weighted := len(dests) > 1
+	if weighted {
+		// route.go translateRoute / buildOutboundNetworkFiltersWithWeightedClusters:
+		// of several destinations, weight 0 ones are left out; the rest keep
+		// the VirtualService's order.
+		var keep []weightedDestination
+		for _, d := range dests {
+			if d.GetWeight() != 0 {
+				keep = append(keep, d)
+			}
+		}
+		dests = keep
+	}
 	for i, d := range dests {
 		fq := m.resolveShortHost(d.GetDestination().GetHost(), vsNS)
 		var svc *service
@@ -469,7 +484,7 @@ func (m *model) routeDestinations(dests []weightedDestination, vsNS string, list
 				act.missing = fq
 			}
 		}
-		if len(dests) > 1 {
+		if weighted {
 			act.weighted = append(act.weighted, WeightedCluster{Cluster: cl, Weight: d.GetWeight()})
 		}
 	}
@@ -512,9 +527,7 @@ func (m *model) tcpRoute(sc *sidecarScope, svc *service, port int32) *routeActio
 			}
 			var dests []weightedDestination
 			for _, d := range tr.GetRoute() {
-				if len(tr.GetRoute()) == 1 || d.GetWeight() > 0 {
-					dests = append(dests, d)
-				}
+				dests = append(dests, d)
 			}
 			act := m.routeDestinations(dests, vs.Namespace, port, sc, false)
 			act.route = vs.Namespace + "/" + vs.Name

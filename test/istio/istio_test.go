@@ -281,6 +281,11 @@ func (sc *sidecar) outbound(c simulation.Call, analysed, upstreamIP string, upst
 		if findEndpoint(ep, upstreamIP, upstreamPort) != nil {
 			o.Upstream = "in EDS"
 		}
+		if countEndpoints(ep) == 0 {
+			// An empty load assignment (e.g. a subset no pod matches): Envoy
+			// answers 503 "no healthy upstream" itself, nothing leaves.
+			o.Upstream, o.TLS = "", "none"
+		}
 	}
 	return o
 }
@@ -357,6 +362,14 @@ func pathMatches(m *route.RouteMatch, path string) bool {
 		return err == nil && re.MatchString(path)
 	}
 	return strings.HasPrefix(path, m.GetPrefix())
+}
+
+func countEndpoints(cla *endpoint.ClusterLoadAssignment) int {
+	n := 0
+	for _, l := range cla.Endpoints {
+		n += len(l.LbEndpoints)
+	}
+	return n
 }
 
 func findEndpoint(cla *endpoint.ClusterLoadAssignment, ip string, port int) *endpoint.LbEndpoint {
