@@ -17,7 +17,7 @@ type vhost struct {
 	svc     *service                     // default route target (no VirtualService)
 	vs      *networkingv1.VirtualService // routes come from this VirtualService
 	port    int32
-	special string // "allow_any" | "block_all"
+	special string // "allow_any" | "block_all" | "allow_any_dynamic_dns"
 }
 
 // routeConfig mirrors httproute.go buildSidecarOutboundHTTPRouteConfig +
@@ -116,13 +116,22 @@ func (m *model) routeConfig(sc *sidecarScope, routeName string, port int32) []*v
 		return pick
 	}
 	// buildCatchAllVirtualHost.
-	if sc.outboundPolicy == "REGISTRY_ONLY" {
+	switch sc.outboundPolicy {
+	case "REGISTRY_ONLY":
 		vhosts = append(vhosts, &vhost{name: "block_all", domains: []string{"*"}, special: "block_all"})
-	} else {
+	case "ALLOW_ANY_DYNAMIC_DNS":
+		// 1.31: unknown plaintext HTTP goes to the dynamic forward proxy
+		// cluster, which resolves the Host header itself.
+		vhosts = append(vhosts, &vhost{name: "allow_any_dynamic_dns", domains: []string{"*"}, special: "allow_any_dynamic_dns"})
+	default:
 		vhosts = append(vhosts, &vhost{name: "allow_any", domains: []string{"*"}, special: "allow_any"})
 	}
 	return vhosts
 }
+
+// allowAnyDynamicDNSCluster is the DFP cluster of ALLOW_ANY_DYNAMIC_DNS
+// (networking/util/util.go, cluster_builder.go buildAllowAnyDFPCluster).
+const allowAnyDynamicDNSCluster = "AllowAnyDynamicDNSCluster"
 
 // separateVSHosts mirrors route.go separateVSHostsAndServices: VS hosts that
 // name (or wildcard-match) a registry service vs. other hosts.
@@ -329,6 +338,8 @@ func (m *model) routeRequest(v *vhost, sc *sidecarScope, path string, headers ma
 	switch v.special {
 	case "allow_any":
 		return routeAction{route: "allow_any", cluster: "PassthroughCluster"}
+	case "allow_any_dynamic_dns":
+		return routeAction{route: "allow_any_dynamic_dns", cluster: allowAnyDynamicDNSCluster}
 	case "block_all":
 		return routeAction{route: "block_all", direct: 502}
 	}

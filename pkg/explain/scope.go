@@ -91,7 +91,7 @@ func (m *model) newSidecarScope(pod *corev1.Pod) *sidecarScope {
 		}
 		// initSidecarScopeInternalIndexes: the Sidecar's policy replaces the mesh's.
 		if p := sc.sidecar.Spec.GetOutboundTrafficPolicy(); p != nil && p.GetMode().String() != "" {
-			if p.GetMode().String() == "REGISTRY_ONLY" || p.GetMode().String() == "ALLOW_ANY" {
+			if mode := p.GetMode().String(); mode == "REGISTRY_ONLY" || mode == "ALLOW_ANY" || mode == "ALLOW_ANY_DYNAMIC_DNS" {
 				sc.outboundPolicy = p.GetMode().String()
 			}
 		}

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -286,6 +287,9 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 		case act.cluster == "PassthroughCluster":
 			t.passthrough(r, c, dialIP, fmt.Sprintf("Host %q matches no virtual host on route %q → allow_any", stripPort(c.host), hit.l.httpRoute), true)
 			return
+		case act.cluster == allowAnyDynamicDNSCluster:
+			t.dynamicForward(r, c, hit.l.httpRoute)
+			return
 		case act.svc == nil:
 			r.TLS = TLSNone
 			t.fail(r, "UNKNOWN_DESTINATION", fmt.Sprintf("the route sends to %s, which is not a service this proxy knows", act.missing))
@@ -311,6 +315,14 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 		}
 		r.Reasons = append(r.Reasons, Reason{Code: "VIRTUAL_SERVICE_TCP", Message: fmt.Sprintf("VirtualService %s routes this TCP port to %s", act.route, act.cluster)})
 		t.serviceCluster(r, c, dialIP, act.svc, act.port, act.subset, false)
+	case hit.listener == "virtualOutbound" && c.traffic == "http" && t.sc.outboundPolicy == "ALLOW_ANY_DYNAMIC_DNS":
+		// listener_builder.go: in this mode virtualOutbound has an HTTP
+		// inspector and a plaintext-HTTP chain whose inline route is the
+		// allow_any_dynamic_dns catch-all.
+		r.Protocol = ProtoHTTP
+		ob.FilterChain = "virtualOutbound-catchall-tcp-http"
+		ob.VirtualHost, ob.Route = "allow_any_dynamic_dns", "allow_any_dynamic_dns"
+		t.dynamicForward(r, c, "virtualOutbound (inline)")
 	default:
 		r.Protocol = ProtoTCP
 		why := "no listener for " + dialIP + ":" + strconv.Itoa(int(c.port)) + " or 0.0.0.0:" + strconv.Itoa(int(c.port)) + " → virtualOutbound catch-all"
@@ -328,6 +340,41 @@ func (t *tracer) httpProtocolOnPort(svcs []*service, port int32) string {
 		}
 	}
 	return ProtoHTTP
+}
+
+// dynamicForward follows ALLOW_ANY_DYNAMIC_DNS's catch-all (Istio 1.31,
+// httproute.go buildCatchAllVirtualHost, cluster_builder.go
+// buildAllowAnyDFPCluster): Envoy's dynamic forward proxy connects to the
+// Host header's name (resolved by DNS) and port (80 when absent), not to
+// the address the app dialed; plaintext unless the outbound traffic policy
+// sets TLS.
+func (t *tracer) dynamicForward(r *Request, c call, route string) {
+	host, port := stripPort(c.host), int32(80)
+	if _, p, err := net.SplitHostPort(c.host); err == nil {
+		if n, err := strconv.Atoi(p); err == nil {
+			port = int32(n)
+		}
+	}
+	ans := t.m.resolve(host, t.src.Namespace)
+	target := host // a name outside the cluster: resolved by upstream DNS, unseen here
+	if len(ans.ips) > 0 {
+		target = ans.ips[0]
+	}
+	if len(ans.ips) == 0 && ans.form != "external" {
+		r.Outbound.Cluster = allowAnyDynamicDNSCluster
+		r.TLS = TLSNone
+		t.fail(r, "DNS_NXDOMAIN", fmt.Sprintf("the dynamic forward proxy resolves Host %q and gets no address (%s)", host, ans.note))
+		r.Symptom = "503 (DF: dns_resolution_failure) from the source sidecar"
+		return
+	}
+	fc := c
+	fc.port = port
+	t.passthrough(r, fc, target, fmt.Sprintf("Host %q matches no virtual host on route %q → allow_any_dynamic_dns: the dynamic forward proxy connects to %s:%d (the Host, not the dialed address)", host, route, target, port), true)
+	r.Outbound.Cluster = allowAnyDynamicDNSCluster
+	r.Outbound.ClusterType = "DYNAMIC_FORWARD_PROXY"
+	for i := range r.Reasons {
+		r.Reasons[i].Message = strings.ReplaceAll(r.Reasons[i].Message, "PassthroughCluster", allowAnyDynamicDNSCluster)
+	}
 }
 
 // passthrough: PassthroughCluster (ALLOW_ANY) forwards the app's bytes to the
