@@ -144,7 +144,7 @@ func (m *model) warningsFor(t *tracer) []string {
 		out = append(out, "no istio mesh ConfigMap found: assuming Istio's defaults (ALLOW_ANY, root namespace istio-system, auto mTLS on)")
 	}
 	if t.sc.hasPortEgress {
-		out = append(out, fmt.Sprintf("Sidecar %s/%s has egress listeners with explicit ports: not modelled, listeners on those ports may differ", t.sc.sidecar.Namespace, t.sc.sidecar.Name))
+		out = append(out, fmt.Sprintf("Sidecar %s/%s has egress listeners with explicit ports (%s): not modelled; Istio builds those ports' listeners and routes from that egress listener's hosts only, so answers on those ports may be wrong", t.sc.sidecar.Namespace, t.sc.sidecar.Name, strings.Join(t.sc.egressPorts, ", ")))
 	}
 	if t.dataplane == DataplaneAmbient {
 		out = append(out, "the source pod is in ambient mode: podreach models sidecar mode only; ztunnel paths are shown as plain L4")

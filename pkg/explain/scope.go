@@ -2,6 +2,7 @@ package explain
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +17,7 @@ type sidecarScope struct {
 	egressHosts []string
 	// portLocked lists egress listeners with an explicit port (modelled only as a warning).
 	hasPortEgress  bool
+	egressPorts    []string // ports of egress listeners with an explicit port
 	outboundPolicy string
 	proxyNS        string
 	proxyLabels    map[string]string
@@ -82,6 +84,7 @@ func (m *model) newSidecarScope(pod *corev1.Pod) *sidecarScope {
 		for _, eg := range sc.sidecar.Spec.GetEgress() {
 			if eg.GetPort() != nil {
 				sc.hasPortEgress = true
+				sc.egressPorts = append(sc.egressPorts, strconv.Itoa(int(eg.GetPort().GetNumber())))
 				continue
 			}
 			sc.egressHosts = append(sc.egressHosts, eg.GetHosts()...)
