@@ -87,17 +87,9 @@ func loadWorld(t *testing.T, name string) (examples.World, []*unstructured.Unstr
 // as users and in situations where reading goes wrong.
 func TestFailures(t *testing.T) {
 	c := shared(t)
-	ctx := context.Background()
 	bindUsers(t, c, readmeRole(t))
 	w, objs := loadWorld(t, failWorld)
-	if err := c.Apply(ctx, objs); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.DeleteApplied(ctx); err != nil {
-			t.Errorf("clean up: %v", err)
-		}
-	})
+	applyUntilCleanup(t, c, objs)
 	want := podreach(t, "-f", "examples/"+w.File, failSrc, failDst, "-o", "json")
 	if want.code != 1 {
 		t.Fatalf("world %s: -f run exits %d, want 1 (one request fails)\n%s", failWorld, want.code, want)

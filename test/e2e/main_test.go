@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/podreach/kubectl-podreach/test/e2e/harness"
 )
 
@@ -89,6 +91,23 @@ func shared(t *testing.T) *harness.Cluster {
 		t.Fatalf("the shared cluster did not start: %v", sharedErr)
 	}
 	return sharedCluster
+}
+
+// applyUntilCleanup applies objs to the shared cluster and removes them
+// when the test ends, so the next test can reuse the namespaces.
+func applyUntilCleanup(t *testing.T, c *harness.Cluster, objs []*unstructured.Unstructured) {
+	t.Helper()
+	ctx := context.Background()
+	t0 := time.Now()
+	if err := c.Apply(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("applied %d objects in %v", len(objs), time.Since(t0).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if err := c.DeleteApplied(ctx); err != nil {
+			t.Errorf("clean up: %v", err)
+		}
+	})
 }
 
 // result is one run of the plugin.

@@ -37,7 +37,6 @@ const (
 // exit status to equal those of `-f examples/WORLD.yaml` for the same world.
 func TestWorlds(t *testing.T) {
 	c := shared(t)
-	ctx := context.Background()
 	role := readmeRole(t)
 	bindUsers(t, c, role)
 
@@ -54,16 +53,7 @@ func TestWorlds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t0 := time.Now()
-			if err := c.Apply(ctx, objs); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("applied %d objects in %v", len(objs), time.Since(t0).Round(time.Millisecond))
-			t.Cleanup(func() {
-				if err := c.DeleteApplied(ctx); err != nil {
-					t.Errorf("clean up: %v", err)
-				}
-			})
+			applyUntilCleanup(t, c, objs)
 
 			want := podreach(t, append(slices.Clone(w.Args), "-f", "examples/"+w.File, "-o", "json")...)
 			if want.code > 1 {
@@ -85,17 +75,9 @@ func TestWorlds(t *testing.T) {
 // through the pods' ownerReferences and labels, live and from the file.
 func TestWorkloadReferences(t *testing.T) {
 	c := shared(t)
-	ctx := context.Background()
 	bindUsers(t, c, readmeRole(t))
 	w, objs := loadWorld(t, failWorld)
-	if err := c.Apply(ctx, objs); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.DeleteApplied(ctx); err != nil {
-			t.Errorf("clean up: %v", err)
-		}
-	})
+	applyUntilCleanup(t, c, objs)
 	args := []string{"-n", "demo", "deploy/client", "sts/web", "-o", "json"}
 	want := podreach(t, append(slices.Clone(args), "-f", "examples/"+w.File)...)
 	if want.code > 1 || !strings.Contains(want.stdout, `"chosenFrom"`) {
