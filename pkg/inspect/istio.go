@@ -7,7 +7,9 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // istioVersion lists one served version of an Istio kind, as v1 objects.
@@ -29,6 +31,34 @@ func listIstio[T any](ctx context.Context, l *liveRead, group, resource, ns stri
 		return items, err
 	}
 	return nil, errNotInstalled
+}
+
+// served is one version of a kind, read with the typed client's List and
+// returned as v1 objects (converted with toV1 when the version is older).
+func served[T any](version string, list listFunc) istioVersion[*T] {
+	return istioVersion[*T]{version, func(ctx context.Context, ns string, opts metav1.ListOptions) ([]*T, error) {
+		x, err := list(ctx, ns, opts)
+		if err != nil {
+			return nil, err
+		}
+		objs, err := meta.ExtractList(x)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*T, 0, len(objs))
+		for _, o := range objs {
+			if v1, ok := any(o).(*T); ok {
+				out = append(out, v1)
+				continue
+			}
+			conv, err := toV1[T]([]runtime.Object{o})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, conv...)
+		}
+		return out, nil
+	}}
 }
 
 // toV1 converts objects of an older Istio API version to the v1 type. The
@@ -55,30 +85,30 @@ const (
 	securityGroup   = "security.istio.io"
 )
 
+// listFunc is one typed client's List, its result as a runtime.Object.
+type listFunc = func(ctx context.Context, ns string, opts metav1.ListOptions) (runtime.Object, error)
+
+// asObject passes a typed List result on as a runtime.Object, nil on error
+// (a nil *List in a runtime.Object would not compare equal to nil).
+func asObject[L runtime.Object](x L, err error) (runtime.Object, error) {
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
 func (l *liveRead) listDestinationRules(ctx context.Context, ns string) error {
 	c := l.r.istio
 	items, err := listIstio(ctx, l, networkingGroup, "destinationrules", ns, []istioVersion[*networkingv1.DestinationRule]{
-		{"v1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.DestinationRule, error) {
-			x, err := c.NetworkingV1().DestinationRules(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return x.Items, nil
-		}},
-		{"v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.DestinationRule, error) {
-			x, err := c.NetworkingV1beta1().DestinationRules(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return toV1[networkingv1.DestinationRule](x.Items)
-		}},
-		{"v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.DestinationRule, error) {
-			x, err := c.NetworkingV1alpha3().DestinationRules(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return toV1[networkingv1.DestinationRule](x.Items)
-		}},
+		served[networkingv1.DestinationRule]("v1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1().DestinationRules(ns).List(ctx, o))
+		}),
+		served[networkingv1.DestinationRule]("v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1beta1().DestinationRules(ns).List(ctx, o))
+		}),
+		served[networkingv1.DestinationRule]("v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1alpha3().DestinationRules(ns).List(ctx, o))
+		}),
 	})
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -89,27 +119,15 @@ func (l *liveRead) listDestinationRules(ctx context.Context, ns string) error {
 func (l *liveRead) listVirtualServices(ctx context.Context, ns string) error {
 	c := l.r.istio
 	items, err := listIstio(ctx, l, networkingGroup, "virtualservices", ns, []istioVersion[*networkingv1.VirtualService]{
-		{"v1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.VirtualService, error) {
-			x, err := c.NetworkingV1().VirtualServices(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return x.Items, nil
-		}},
-		{"v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.VirtualService, error) {
-			x, err := c.NetworkingV1beta1().VirtualServices(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return toV1[networkingv1.VirtualService](x.Items)
-		}},
-		{"v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.VirtualService, error) {
-			x, err := c.NetworkingV1alpha3().VirtualServices(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return toV1[networkingv1.VirtualService](x.Items)
-		}},
+		served[networkingv1.VirtualService]("v1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1().VirtualServices(ns).List(ctx, o))
+		}),
+		served[networkingv1.VirtualService]("v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1beta1().VirtualServices(ns).List(ctx, o))
+		}),
+		served[networkingv1.VirtualService]("v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1alpha3().VirtualServices(ns).List(ctx, o))
+		}),
 	})
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -120,27 +138,15 @@ func (l *liveRead) listVirtualServices(ctx context.Context, ns string) error {
 func (l *liveRead) listServiceEntries(ctx context.Context, ns string) error {
 	c := l.r.istio
 	items, err := listIstio(ctx, l, networkingGroup, "serviceentries", ns, []istioVersion[*networkingv1.ServiceEntry]{
-		{"v1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.ServiceEntry, error) {
-			x, err := c.NetworkingV1().ServiceEntries(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return x.Items, nil
-		}},
-		{"v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.ServiceEntry, error) {
-			x, err := c.NetworkingV1beta1().ServiceEntries(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return toV1[networkingv1.ServiceEntry](x.Items)
-		}},
-		{"v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.ServiceEntry, error) {
-			x, err := c.NetworkingV1alpha3().ServiceEntries(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return toV1[networkingv1.ServiceEntry](x.Items)
-		}},
+		served[networkingv1.ServiceEntry]("v1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1().ServiceEntries(ns).List(ctx, o))
+		}),
+		served[networkingv1.ServiceEntry]("v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1beta1().ServiceEntries(ns).List(ctx, o))
+		}),
+		served[networkingv1.ServiceEntry]("v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1alpha3().ServiceEntries(ns).List(ctx, o))
+		}),
 	})
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -151,27 +157,15 @@ func (l *liveRead) listServiceEntries(ctx context.Context, ns string) error {
 func (l *liveRead) listSidecars(ctx context.Context, ns string) error {
 	c := l.r.istio
 	items, err := listIstio(ctx, l, networkingGroup, "sidecars", ns, []istioVersion[*networkingv1.Sidecar]{
-		{"v1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.Sidecar, error) {
-			x, err := c.NetworkingV1().Sidecars(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return x.Items, nil
-		}},
-		{"v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.Sidecar, error) {
-			x, err := c.NetworkingV1beta1().Sidecars(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return toV1[networkingv1.Sidecar](x.Items)
-		}},
-		{"v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*networkingv1.Sidecar, error) {
-			x, err := c.NetworkingV1alpha3().Sidecars(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return toV1[networkingv1.Sidecar](x.Items)
-		}},
+		served[networkingv1.Sidecar]("v1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1().Sidecars(ns).List(ctx, o))
+		}),
+		served[networkingv1.Sidecar]("v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1beta1().Sidecars(ns).List(ctx, o))
+		}),
+		served[networkingv1.Sidecar]("v1alpha3", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.NetworkingV1alpha3().Sidecars(ns).List(ctx, o))
+		}),
 	})
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -182,20 +176,12 @@ func (l *liveRead) listSidecars(ctx context.Context, ns string) error {
 func (l *liveRead) listPeerAuthentications(ctx context.Context, ns string) error {
 	c := l.r.istio
 	items, err := listIstio(ctx, l, securityGroup, "peerauthentications", ns, []istioVersion[*securityv1.PeerAuthentication]{
-		{"v1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*securityv1.PeerAuthentication, error) {
-			x, err := c.SecurityV1().PeerAuthentications(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return x.Items, nil
-		}},
-		{"v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) ([]*securityv1.PeerAuthentication, error) {
-			x, err := c.SecurityV1beta1().PeerAuthentications(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return toV1[securityv1.PeerAuthentication](x.Items)
-		}},
+		served[securityv1.PeerAuthentication]("v1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.SecurityV1().PeerAuthentications(ns).List(ctx, o))
+		}),
+		served[securityv1.PeerAuthentication]("v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.SecurityV1beta1().PeerAuthentications(ns).List(ctx, o))
+		}),
 	})
 	l.mu.Lock()
 	defer l.mu.Unlock()
