@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"io"
 	"net/http"
 	"net/url"
@@ -489,12 +490,12 @@ func (o *Options) Run(ctx context.Context) error {
 	return nil
 }
 
-func anyFails(r *explain.Report) bool {
+func anyFails(r *api.Reachability) bool {
 	if r.Summary.Failing > 0 {
 		return true
 	}
 	for _, q := range r.Requests {
-		if q.Verdict == explain.VerdictFails {
+		if q.Verdict == api.VerdictFails {
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -201,12 +202,12 @@ func TestExampleWorlds(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
 				t.Fatalf("stdout is not JSON: %v\n%s", err, r.out)
 			}
-			if rep.APIVersion != explain.APIVersion || rep.Kind != explain.Kind {
+			if rep.APIVersion != api.APIVersion || rep.Kind != api.KindReachability {
 				t.Errorf("apiVersion/kind = %q/%q", rep.APIVersion, rep.Kind)
 			}
 			fails := false
 			for _, q := range rep.Requests {
-				fails = fails || q.Verdict == explain.VerdictFails
+				fails = fails || q.Verdict == string(api.VerdictFails)
 			}
 			if want := map[bool]int{false: exitOK, true: exitFails}[fails]; r.code != want {
 				t.Errorf("exit %d, but the report's verdicts say %d", r.code, want)
@@ -343,7 +344,7 @@ func TestExampleFlag(t *testing.T) {
 			t.Fatalf("exit %d, stderr:\n%s", r.code, r.errOut)
 		}
 		var m map[string]any
-		if err := yaml.Unmarshal([]byte(r.out), &m); err != nil || m["apiVersion"] != explain.APIVersion {
+		if err := yaml.Unmarshal([]byte(r.out), &m); err != nil || m["apiVersion"] != api.APIVersion {
 			t.Errorf("not a YAML report (%v):\n%s", err, r.out)
 		}
 	})

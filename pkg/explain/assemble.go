@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"sort"
 	"strconv"
 	"strings"
@@ -9,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-func (m *model) explain(q Query) (*Report, error) {
+func (m *model) explain(q Query) (*api.Reachability, error) {
 	src, err := m.queryPod(q.Source, "SRC")
 	if err != nil {
 		return nil, err
@@ -17,7 +18,7 @@ func (m *model) explain(q Query) (*Report, error) {
 	if q.Traffic != "" && q.Traffic != "auto" && q.Traffic != "http" && q.Traffic != "tcp" {
 		return nil, usageErrorf("invalid --traffic %q: want auto, http or tcp", q.Traffic)
 	}
-	rep := &Report{APIVersion: APIVersion, Kind: Kind, Requests: []Request{}}
+	rep := api.NewReachability()
 	var dst *corev1.Pod
 	if q.Destination != nil {
 		if dst, err = m.queryPod(*q.Destination, "DST"); err != nil {
@@ -31,11 +32,11 @@ func (m *model) explain(q Query) (*Report, error) {
 	if t.sc.sidecar != nil {
 		rep.Source.Sidecar = t.sc.sidecar.Namespace + "/" + t.sc.sidecar.Name
 	}
-	if rep.Source.Dataplane == DataplaneSidecar {
+	if rep.Source.Dataplane == api.DataplaneSidecar {
 		rep.Source.OutboundTrafficPolicy = t.sc.outboundPolicy
 	}
-	rep.Mesh = Mesh{
-		OutboundTrafficPolicy: m.mesh.OutboundTrafficPolicy,
+	rep.Mesh = api.Mesh{
+		OutboundTrafficPolicy: api.OutboundPolicy(m.mesh.OutboundTrafficPolicy),
 		RootNamespace:         m.mesh.RootNamespace,
 		ClusterDomain:         m.clusterDomain,
 		EnableAutoMtls:        m.mesh.EnableAutoMtls,
@@ -66,7 +67,7 @@ func (m *model) explain(q Query) (*Report, error) {
 		t.dst = m.dialedPod(src, c.address)
 		r := t.finish(t.trace(c))
 		rep.Requests = append(rep.Requests, r)
-		rep.Target = &Target{URL: q.Target.Raw, Scheme: q.Target.Scheme, Host: q.Target.HostHeader}
+		rep.Target = &api.Target{URL: q.Target.Raw, Scheme: q.Target.Scheme, Host: q.Target.HostHeader}
 		// DST is the pod the app dialed, else the pod the request lands on.
 		p := t.dst
 		if p == nil && r.Upstream != nil && r.Upstream.Pod != "" {
@@ -79,7 +80,7 @@ func (m *model) explain(q Query) (*Report, error) {
 	}
 	for _, r := range rep.Requests {
 		rep.Summary.Requests++
-		if r.Verdict == VerdictFails {
+		if r.Verdict == api.VerdictFails {
 			rep.Summary.Failing++
 		} else {
 			rep.Summary.Reaching++
@@ -103,21 +104,21 @@ func (m *model) queryPod(k PodKeyLike, role string) (*corev1.Pod, error) {
 // PodKeyLike is satisfied by snapshot.PodKey.
 type PodKeyLike interface{ String() string }
 
-func (m *model) workload(p *corev1.Pod, chosen string) Workload {
-	w := Workload{Namespace: p.Namespace, Name: p.Name, Dataplane: m.dataplaneOf(p), HostNetwork: p.Spec.HostNetwork, ChosenFrom: chosen}
+func (m *model) workload(p *corev1.Pod, chosen string) api.Workload {
+	w := api.Workload{Namespace: p.Namespace, Name: p.Name, Dataplane: m.dataplaneOf(p), HostNetwork: p.Spec.HostNetwork, ChosenFrom: chosen}
 	if ips := podIPs(p); len(ips) > 0 {
 		w.IP = ips[0]
 	}
 	if c := istioProxyContainer(p); c != nil {
 		w.IstioVersion, _ = imageVersion(c.Image)
 	}
-	if w.Dataplane == DataplaneSidecar {
+	if w.Dataplane == api.DataplaneSidecar {
 		pa := m.composePeerAuthentication(p.Namespace, p.Labels)
 		w.PeerAuthentication = pa.source
 		if pa.source == "no PeerAuthentication: PERMISSIVE by default" {
 			w.PeerAuthentication = "PERMISSIVE (no PeerAuthentication)"
 		} else {
-			w.PeerAuthentication = strings.TrimPrefix(pa.source, "PeerAuthentication ") + ": " + pa.mode
+			w.PeerAuthentication = strings.TrimPrefix(pa.source, "PeerAuthentication ") + ": " + string(pa.mode)
 		}
 		if len(pa.perPort) > 0 {
 			var ps []string
@@ -146,7 +147,7 @@ func (m *model) warningsFor(t *tracer) []string {
 	if t.sc.hasPortEgress {
 		out = append(out, fmt.Sprintf("Sidecar %s/%s has egress listeners with explicit ports (%s): not modelled; Istio builds those ports' listeners and routes from that egress listener's hosts only, so answers on those ports may be wrong", t.sc.sidecar.Namespace, t.sc.sidecar.Name, strings.Join(t.sc.egressPorts, ", ")))
 	}
-	if t.dataplane == DataplaneAmbient {
+	if t.dataplane == api.DataplaneAmbient {
 		out = append(out, "the source pod is in ambient mode: podreach models sidecar mode only; ztunnel paths are shown as plain L4")
 	}
 	return out
@@ -154,7 +155,7 @@ func (m *model) warningsFor(t *tracer) []string {
 
 // portGroup is one destination (pod) port of the matrix.
 type portGroup struct {
-	summary PortSummary
+	summary api.PortSummary
 	refs    []inboundTarget // service ports that reach this pod port
 }
 
@@ -166,7 +167,7 @@ func (m *model) destinationPorts(dst *corev1.Pod, only []string) ([]*portGroup, 
 	get := func(p int32) *portGroup {
 		g := groups[p]
 		if g == nil {
-			g = &portGroup{summary: PortSummary{Port: p}}
+			g = &portGroup{summary: api.PortSummary{Port: p}}
 			groups[p] = g
 		}
 		return g
@@ -250,7 +251,7 @@ func (m *model) destinationPorts(dst *corev1.Pod, only []string) ([]*portGroup, 
 	sort.Slice(out, func(i, j int) bool { return out[i].summary.Port < out[j].summary.Port })
 	for _, g := range out {
 		g.summary.Protocol = m.podPortProtocol(dst, g.summary.Port)
-		if g.summary.Protocol == ProtoAuto && len(g.refs) == 0 {
+		if g.summary.Protocol == api.ProtocolAuto && len(g.refs) == 0 {
 			g.summary.Protocol = "undeclared"
 		}
 	}
@@ -298,7 +299,7 @@ func (m *model) resolvePortArg(dst *corev1.Pod, arg string, groups map[int32]*po
 func (m *model) matrixCalls(src, dst *corev1.Pod, g *portGroup, traffic string) []call {
 	var out []call
 	seen := map[string]bool{}
-	add := func(addr string, port int32, proto string) {
+	add := func(addr string, port int32, proto api.Protocol) {
 		k := addr + ":" + strconv.Itoa(int(port))
 		if seen[k] {
 			return
@@ -344,11 +345,11 @@ func (m *model) matrixCalls(src, dst *corev1.Pod, g *portGroup, traffic string) 
 // newCall builds the request an app would send. With --traffic auto, ports
 // Istio treats as HTTP or auto-detects are called with HTTP (the usual
 // incident: scrapes, health checks, REST), the others with raw TCP.
-func (m *model) newCall(addr string, port int32, proto, traffic string, destPort int32) call {
+func (m *model) newCall(addr string, port int32, proto api.Protocol, traffic string, destPort int32) call {
 	c := call{address: addr, port: port, destPort: destPort, path: "/"}
 	switch traffic {
 	case "http", "tcp":
-		c.traffic = traffic
+		c.traffic = api.Traffic(traffic)
 	default:
 		if isHTTPOrSniffed(proto) {
 			c.traffic = "http"
@@ -391,14 +392,14 @@ func (m *model) targetCall(src *corev1.Pod, tg *TargetSpec, traffic string) (cal
 	c := call{address: tg.Host, port: tg.Port, path: tg.Path, headers: tg.Headers}
 	switch {
 	case traffic == "http" || traffic == "tcp":
-		c.traffic = traffic
+		c.traffic = api.Traffic(traffic)
 	case tg.Scheme == "http" || tg.Scheme == "grpc":
 		c.traffic = "http"
 	case tg.Scheme == "tcp" || tg.Scheme == "https":
 		c.traffic = "tcp"
 	default: // host:port: by the port's protocol
 		ans := m.resolve(tg.Host, src.Namespace)
-		proto := ProtoTCP
+		proto := api.ProtocolTCP
 		if ans.svc != nil {
 			if sp := ans.svc.portByNumber(tg.Port); sp != nil {
 				proto = sp.protocol

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net"
 	"strings"
 
@@ -11,9 +12,9 @@ import (
 // dnsAnswer is what cluster DNS returns for a name asked from a pod.
 type dnsAnswer struct {
 	ips   []string
-	fqdn  string   // the name that answered (search path applied)
-	svc   *service // the Service the name belongs to, if any
-	form  string   // see Request.Form
+	fqdn  string          // the name that answered (search path applied)
+	svc   *service        // the Service the name belongs to, if any
+	form  api.AddressForm // see api.Request.Form
 	note  string
 	found bool
 }
@@ -214,7 +215,7 @@ func (m *model) headlessRecords(svc *service) []string {
 }
 
 // addressForm classifies what the user typed.
-func addressForm(typed string, a dnsAnswer, fromNS string) string {
+func addressForm(typed string, a dnsAnswer, fromNS string) api.AddressForm {
 	if a.svc == nil {
 		return ""
 	}

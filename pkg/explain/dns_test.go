@@ -2,6 +2,7 @@ package explain_test
 
 import (
 	"context"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"path/filepath"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 )
 
 // explainWorld runs one query against a world of the differential suite.
-func explainWorld(t *testing.T, world, src, dst string) *explain.Report {
+func explainWorld(t *testing.T, world, src, dst string) *api.Reachability {
 	t.Helper()
 	path := filepath.Join("..", "..", "test", "istio", "worlds", world)
 	s, err := podref.Parse(src, "default")
@@ -47,7 +48,7 @@ func explainWorld(t *testing.T, world, src, dst string) *explain.Report {
 	return rep
 }
 
-func findRequest(rep *explain.Report, address string, port int32) *explain.Request {
+func findRequest(rep *api.Reachability, address string, port int32) *api.Request {
 	for i := range rep.Requests {
 		if rep.Requests[i].Address == address && rep.Requests[i].Port == port {
 			return &rep.Requests[i]
@@ -66,7 +67,7 @@ func TestDNSSearchContinuesAfterNXDOMAIN(t *testing.T) {
 	if r == nil {
 		t.Fatal("no request for zk-cs.kafka:2181")
 	}
-	if len(r.ResolvedIPs) != 1 || r.ResolvedIPs[0] != "10.96.0.81" || r.Verdict == explain.VerdictFails {
+	if len(r.ResolvedIPs) != 1 || r.ResolvedIPs[0] != "10.96.0.81" || r.Verdict == api.VerdictFails {
 		t.Errorf("zk-cs.kafka:2181 resolved to %v (%s), verdict %s; want the ClusterIP 10.96.0.81 and a reaching verdict", r.ResolvedIPs, r.DNS, r.Verdict)
 	}
 }
@@ -80,7 +81,7 @@ func TestExternalNameCNAMEFollowed(t *testing.T) {
 	if len(r.ResolvedIPs) == 0 || r.ResolvedIPs[0] != "10.96.0.21" {
 		t.Fatalf("alias resolved to %v (%s), want the concrete ClusterIP 10.96.0.21", r.ResolvedIPs, r.DNS)
 	}
-	if r.Outbound == nil || r.Outbound.Cluster != "outbound|80||concrete.default.svc.cluster.local" || r.Verdict == explain.VerdictFails {
+	if r.Outbound == nil || r.Outbound.Cluster != "outbound|80||concrete.default.svc.cluster.local" || r.Verdict == api.VerdictFails {
 		t.Errorf("alias:80 → %+v verdict %s; want outbound|80||concrete.default.svc.cluster.local", r.Outbound, r.Verdict)
 	}
 }
@@ -91,7 +92,7 @@ func TestExternalNameCNAMEFollowed(t *testing.T) {
 func TestURLToPodIPDivertedFails(t *testing.T) {
 	rep := explainWorld(t, "sim-serviceentry-novip-allowany.yaml", "default/client", "tcp://10.244.2.31:82")
 	r := rep.Requests[0]
-	if r.Verdict != explain.VerdictFails {
+	if r.Verdict != api.VerdictFails {
 		t.Fatalf("verdict %s (reaches %s), want fails: the connection goes to istio.io, not the dialed pod", r.Verdict, r.Reaches)
 	}
 	if rep.Destination == nil || rep.Destination.Name != "web" {

@@ -3,10 +3,11 @@
 package explain
 
 import (
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"github.com/podreach/kubectl-podreach/pkg/snapshot"
 )
 
 // Explain answers the query against the snapshot.
-func Explain(s *snapshot.Snapshot, q Query) (*Report, error) {
+func Explain(s *snapshot.Snapshot, q Query) (*api.Reachability, error) {
 	return newModel(s).explain(q)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,7 +101,7 @@ func TestGroundTruth(t *testing.T) {
 			r := rep.Requests[0]
 			ob := r.Outbound
 			if ob == nil {
-				ob = &explain.Outbound{}
+				ob = &api.Outbound{}
 			}
 			check := func(field, got, want string) {
 				if got != want {
@@ -119,9 +120,9 @@ func TestGroundTruth(t *testing.T) {
 			if c.Expect.ClientTLS != nil {
 				want := *c.Expect.ClientTLS
 				if want == "" {
-					want = explain.TLSNone
+					want = string(api.TLSNone)
 				}
-				check("tls", r.TLS, want)
+				check("tls", string(r.TLS), want)
 			}
 			if c.Expect.InboundAccepted != nil && exceptions[c.Name+"/inbound"] == "" {
 				got := r.Inbound != nil && r.Inbound.Accepted

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"sort"
 	"strconv"
 
@@ -85,7 +86,7 @@ func (m *model) serviceTargets(pod *corev1.Pod, port int32) *inboundTarget {
 // (inbound|http|PORT) is named after.
 type inboundChain struct {
 	name        string
-	protocol    string
+	protocol    api.Protocol
 	servicePort int32
 }
 
@@ -150,13 +151,13 @@ func resolveTargetPort(pod *corev1.Pod, sp *servicePort) (int32, bool) {
 // → InboundPassthroughCluster). STRICT keeps only TLS chains, so plaintext
 // finds no filter chain; PERMISSIVE adds raw_buffer chains; DISABLE has only
 // raw_buffer chains. Non-HTTP bytes on an HTTP chain are a protocol error.
-func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inbound {
-	in := Inbound{Pod: pod.Namespace + "/" + pod.Name, Port: port}
+func (m *model) inbound(pod *corev1.Pod, port int32, tls api.TLS, traffic api.Traffic) api.Inbound {
+	in := api.Inbound{Pod: pod.Namespace + "/" + pod.Name, Port: port}
 	dp := m.dataplaneOf(pod)
-	if dp != DataplaneSidecar {
+	if dp != api.DataplaneSidecar {
 		in.Captured = false
 		switch {
-		case tls == TLSMutual:
+		case tls == api.TLSMutual:
 			in.Error = "the application has no sidecar and receives Istio mTLS bytes it cannot read"
 		default:
 			in.Accepted = true
@@ -166,7 +167,7 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 	if ok, why := captureConfigOf(pod).inboundCaptured(port); !ok {
 		in.Captured = false
 		in.Mode = "not enforced (" + why + ")"
-		if tls == TLSMutual {
+		if tls == api.TLSMutual {
 			in.Error = "the port bypasses the sidecar (" + why + "); the application receives Istio mTLS bytes"
 		} else {
 			in.Accepted = true
@@ -175,12 +176,13 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 	}
 	in.Captured = true
 	pa := m.composePeerAuthentication(pod.Namespace, pod.Labels)
-	in.Mode, in.ModeSource = pa.forPort(port)
+	mode, modeSource := pa.forPort(port)
+	in.Mode, in.ModeSource = string(mode), modeSource
 	chain := m.inboundChainFor(pod, port)
-	proto := ProtoAuto // passthrough chains sniff
+	proto := api.ProtocolAuto // passthrough chains sniff
 	if chain != nil {
 		proto = chain.protocol
-		in.Protocol = proto
+		in.Protocol = string(proto)
 		in.FilterChain = chain.name
 		in.Cluster = fmt.Sprintf("inbound|%d||", port)
 	} else {
@@ -193,12 +195,12 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 		}
 	}
 	httpChain := isHTTP(proto)
-	if chain != nil && (httpChain || proto == ProtoAuto && traffic == "http") {
+	if chain != nil && (httpChain || proto == api.ProtocolAuto && traffic == "http") {
 		in.VirtualHost = fmt.Sprintf("inbound|http|%d", chain.servicePort)
 	} else if chain == nil && traffic == "http" {
 		in.VirtualHost = "inbound|http|0"
 	}
-	reject := func(msg string) Inbound {
+	reject := func(msg string) api.Inbound {
 		in.Accepted = false
 		in.Error = msg
 		in.FilterChain, in.VirtualHost, in.Cluster = "", "", ""
@@ -206,17 +208,17 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 	}
 	// protocolError: a chain matched (so Envoy names it) but its HTTP codec
 	// cannot read the bytes (simulation/traffic.go ErrProtocolError).
-	protocolError := func() Inbound {
+	protocolError := func() api.Inbound {
 		in.Accepted = false
 		in.Error = "protocol error"
 		in.VirtualHost, in.Cluster = "", ""
 		return in
 	}
-	switch in.Mode {
-	case ModeStrict:
+	switch api.MTLSMode(in.Mode) {
+	case api.MTLSStrict:
 		switch tls {
-		case TLSMutual:
-		case TLSSimple:
+		case api.TLSMutual:
+		case api.TLSSimple:
 			// The STRICT chain matches on transport "tls"; the handshake then
 			// fails for want of an Istio client certificate (traffic.go sets
 			// FilterChainMatched before ErrMTLSError).
@@ -226,8 +228,8 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 		default:
 			return reject("no filter chains matched")
 		}
-	case ModeDisable:
-		if tls == TLSMutual && chain != nil {
+	case api.MTLSDisable:
+		if tls == api.TLSMutual && chain != nil {
 			if httpChain {
 				return protocolError()
 			}
@@ -235,11 +237,11 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls, traffic string) Inboun
 			return in
 		}
 	default: // PERMISSIVE
-		if tls == TLSSimple && chain != nil && httpChain {
+		if tls == api.TLSSimple && chain != nil && httpChain {
 			return reject("no filter chains matched")
 		}
 	}
-	if httpChain && traffic != "http" && tls != TLSSimple {
+	if httpChain && traffic != "http" && tls != api.TLSSimple {
 		return protocolError()
 	}
 	in.Accepted = true

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ type outboundListener struct {
 	port int32
 	// protocol of the entry as Istio tracks it for conflicts: HTTP, TCP or
 	// AUTO (Istio's Unsupported; also what a wildcard HTTP entry records).
-	protocol string
+	protocol api.Protocol
 	// httpRoute is the RDS name of the HTTP chain ("" = no HTTP chain).
 	httpRoute string
 	// httpSvc is the service whose auto (sniffed) HTTP chain this is.
@@ -51,7 +52,7 @@ func (m *model) outboundListeners(sc *sidecarScope, proxyIP string, port int32) 
 		if svc.resolution == "Alias" || listenerProtocol(sp.protocol) == "" {
 			continue
 		}
-		if svc.resolution == "Passthrough" && len(svc.addresses) == 0 && (isTCP(sp.protocol) || sp.protocol == ProtoAuto) {
+		if svc.resolution == "Passthrough" && len(svc.addresses) == 0 && (isTCP(sp.protocol) || sp.protocol == api.ProtocolAuto) {
 			// ServiceEndpointsByPort has every endpoint of the index, unready
 			// ones too (endpointslice.go keeps them as UnHealthy).
 			eps := m.endpoints(svc, sp, false)
@@ -75,7 +76,7 @@ func (m *model) outboundListeners(sc *sidecarScope, proxyIP string, port int32) 
 func (m *model) addOutboundListener(out map[string]*outboundListener, svc *service, sp *servicePort, bind string) {
 	lp := listenerProtocol(sp.protocol)
 	var cidrs []string
-	if lp == ProtoTCP || lp == ProtoAuto {
+	if lp == api.ProtocolTCP || lp == api.ProtocolAuto {
 		if bind == "" {
 			bind = wildcardIP
 			if len(svc.addresses) > 0 {
@@ -93,32 +94,32 @@ func (m *model) addOutboundListener(out map[string]*outboundListener, svc *servi
 	cur := out[key]
 	tcp := tcpChain{svc: svc, port: sp, cidrs: cidrs}
 	switch lp {
-	case ProtoHTTP:
+	case api.ProtocolHTTP:
 		route := strconv.Itoa(int(sp.port))
 		if cur != nil {
 			if !isTCP(cur.protocol) {
 				return // another HTTP (or wildcard) service already made this listener
 			}
 			// HTTPOverTCP: merge, the entry becomes Unsupported.
-			cur.httpRoute, cur.protocol = route, ProtoAuto
+			cur.httpRoute, cur.protocol = route, api.ProtocolAuto
 			return
 		}
-		proto := ProtoHTTP
+		proto := api.ProtocolHTTP
 		if bind == wildcardIP {
-			proto = ProtoAuto // listenerPortProtocol = protocol.Unsupported for wildcard HTTP
+			proto = api.ProtocolAuto // listenerPortProtocol = protocol.Unsupported for wildcard HTTP
 		}
 		out[key] = &outboundListener{bind: bind, port: sp.port, protocol: proto, httpRoute: route}
-	case ProtoTCP:
+	case api.ProtocolTCP:
 		if cur != nil {
 			// TCPOverHTTP / TCPOverTCP / TCPOverAuto: mergeTCPFilterChains.
 			mergeTCP(cur, tcp)
 			if isHTTP(cur.protocol) {
-				cur.protocol = ProtoAuto
+				cur.protocol = api.ProtocolAuto
 			}
 			return
 		}
-		out[key] = &outboundListener{bind: bind, port: sp.port, protocol: ProtoTCP, tcp: []tcpChain{tcp}}
-	case ProtoAuto:
+		out[key] = &outboundListener{bind: bind, port: sp.port, protocol: api.ProtocolTCP, tcp: []tcpChain{tcp}}
+	case api.ProtocolAuto:
 		route := strconv.Itoa(int(sp.port))
 		if bind != wildcardIP {
 			route = svc.hostname + ":" + route
@@ -131,14 +132,14 @@ func (m *model) addOutboundListener(out map[string]*outboundListener, svc *servi
 				if cur.httpRoute == "" {
 					cur.httpRoute, cur.httpSvc = route, svc
 				}
-				cur.protocol = ProtoAuto
+				cur.protocol = api.ProtocolAuto
 				return
 			default: // TCPOverAuto: only the TCP chain is merged
 				mergeTCP(cur, tcp)
 				return
 			}
 		}
-		out[key] = &outboundListener{bind: bind, port: sp.port, protocol: ProtoAuto, httpRoute: route, httpSvc: svc, tcp: []tcpChain{tcp}}
+		out[key] = &outboundListener{bind: bind, port: sp.port, protocol: api.ProtocolAuto, httpRoute: route, httpSvc: svc, tcp: []tcpChain{tcp}}
 	}
 }
 
@@ -170,7 +171,7 @@ type listenerHit struct {
 // listener: the HTTP chain matches plaintext HTTP (ALPN http/1.1, h2c from
 // the http_inspector); CIDR chains match by destination; the match-all TCP
 // chain, or Istio's PassthroughFilterChain, takes the rest.
-func (m *model) matchListener(ls map[string]*outboundListener, dialIP string, port int32, traffic string) listenerHit {
+func (m *model) matchListener(ls map[string]*outboundListener, dialIP string, port int32, traffic api.Traffic) listenerHit {
 	p := strconv.Itoa(int(port))
 	l := ls[dialIP+"_"+p]
 	if l == nil {

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net"
 	"net/netip"
 	"sort"
@@ -62,7 +63,7 @@ type service struct {
 type servicePort struct {
 	name       string
 	port       int32
-	protocol   string // Istio protocol
+	protocol   api.Protocol // Istio protocol
 	targetPort intstr.IntOrString
 	index      int
 }

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"strings"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
@@ -10,28 +11,21 @@ import (
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 )
 
-// Effective PeerAuthentication modes.
-const (
-	ModeStrict     = "STRICT"
-	ModePermissive = "PERMISSIVE"
-	ModeDisable    = "DISABLE"
-)
-
 // peerAuth is a composed PeerAuthentication for one workload.
 type peerAuth struct {
-	mode    string
+	mode    api.MTLSMode
 	source  string // "PeerAuthentication demo/default (namespace)" or "default (no policy)"
-	perPort map[uint32]string
+	perPort map[uint32]api.MTLSMode
 	portSrc string
 }
 
 func paKey(pa *securityv1.PeerAuthentication) string { return pa.Namespace + "/" + pa.Name }
 
-func paMode(m *securityapi.PeerAuthentication_MutualTLS) string {
+func paMode(m *securityapi.PeerAuthentication_MutualTLS) api.MTLSMode {
 	if m == nil || m.GetMode() == securityapi.PeerAuthentication_MutualTLS_UNSET {
 		return ""
 	}
-	return m.GetMode().String()
+	return api.MTLSMode(m.GetMode().String())
 }
 
 // composePeerAuthentication mirrors pilot/pkg/security/authn/policy_applier.go
@@ -69,7 +63,7 @@ func (m *model) composePeerAuthentication(ns string, labels map[string]string) p
 			}
 		}
 	}
-	out := peerAuth{mode: ModePermissive, source: "no PeerAuthentication: PERMISSIVE by default"}
+	out := peerAuth{mode: api.MTLSPermissive, source: "no PeerAuthentication: PERMISSIVE by default"}
 	if mesh != nil && paMode(mesh.Spec.GetMtls()) != "" {
 		out.mode, out.source = paMode(mesh.Spec.GetMtls()), "PeerAuthentication "+paKey(mesh)+" (mesh)"
 	}
@@ -80,7 +74,7 @@ func (m *model) composePeerAuthentication(ns string, labels map[string]string) p
 		out.mode, out.source = paMode(wl.Spec.GetMtls()), "PeerAuthentication "+paKey(wl)+" (workload)"
 	}
 	if wl != nil && len(wl.Spec.GetPortLevelMtls()) > 0 {
-		out.perPort = map[uint32]string{}
+		out.perPort = map[uint32]api.MTLSMode{}
 		out.portSrc = "PeerAuthentication " + paKey(wl) + " (workload, portLevelMtls)"
 		for p, mt := range wl.Spec.GetPortLevelMtls() {
 			if md := paMode(mt); md != "" {
@@ -95,7 +89,7 @@ func (m *model) composePeerAuthentication(ns string, labels map[string]string) p
 
 // forPort mirrors MergedPeerAuthentication / GetMutualTLSModeForPort: keyed
 // by the workload (target) port.
-func (pa peerAuth) forPort(port int32) (string, string) {
+func (pa peerAuth) forPort(port int32) (api.MTLSMode, string) {
 	if md, ok := pa.perPort[uint32(port)]; ok {
 		return md, fmt.Sprintf("%s port %d", pa.portSrc, port)
 	}
@@ -105,7 +99,7 @@ func (pa peerAuth) forPort(port int32) (string, string) {
 // namespaceMTLSMode mirrors AuthenticationPolicies.GetNamespaceMutualTLSMode:
 // the namespace-level policy (oldest), UNSET inheriting the mesh policy;
 // else the mesh policy; "" when neither exists (caller falls back to PERMISSIVE).
-func (m *model) namespaceMTLSMode(ns string) string {
+func (m *model) namespaceMTLSMode(ns string) api.MTLSMode {
 	var mesh, nsPol *securityv1.PeerAuthentication
 	for _, pa := range m.s.PeerAuthentications {
 		if len(pa.Spec.GetSelector().GetMatchLabels()) > 0 {
@@ -121,9 +115,9 @@ func (m *model) namespaceMTLSMode(ns string) string {
 			nsPol = pa
 		}
 	}
-	meshMode := ""
+	meshMode := api.MTLSMode("")
 	if mesh != nil {
-		meshMode = ModePermissive // UNSET mesh policy counts as PERMISSIVE
+		meshMode = api.MTLSPermissive // UNSET mesh policy counts as PERMISSIVE
 		if md := paMode(mesh.Spec.GetMtls()); md != "" {
 			meshMode = md
 		}
@@ -135,7 +129,7 @@ func (m *model) namespaceMTLSMode(ns string) string {
 		if meshMode != "" {
 			return meshMode
 		}
-		return ModePermissive
+		return api.MTLSPermissive
 	}
 	if ns == m.mesh.RootNamespace && mesh != nil {
 		return meshMode
@@ -224,30 +218,30 @@ func drTLS(dr *networkingv1.DestinationRule, port int32, subset string) (*networ
 // endpoint of the port must carry tlsMode=istio, else DISABLE) and
 // xds/endpoints/mtls_checker.go checkMtlsEnabled (EDS: per endpoint, the
 // tlsMode label and the endpoint workload's own policy for its port).
-func (m *model) clientTLS(sc *sidecarScope, svc *service, sp *servicePort, subset string, ep *endpoint, originalDst bool) (string, string) {
+func (m *model) clientTLS(sc *sidecarScope, svc *service, sp *servicePort, subset string, ep *endpoint, originalDst bool) (api.TLS, string) {
 	dr := m.destinationRuleFor(sc, svc)
 	tls, tp := drTLS(dr, sp.port, subset)
 	if tls != nil {
 		switch tls.GetMode() {
 		case networkingapi.ClientTLSSettings_DISABLE:
-			return TLSPlaintext, fmt.Sprintf("DestinationRule %s/%s sets tls.mode DISABLE", dr.Namespace, dr.Name)
+			return api.TLSPlaintext, fmt.Sprintf("DestinationRule %s/%s sets tls.mode DISABLE", dr.Namespace, dr.Name)
 		case networkingapi.ClientTLSSettings_ISTIO_MUTUAL:
-			return TLSMutual, fmt.Sprintf("DestinationRule %s/%s sets tls.mode ISTIO_MUTUAL", dr.Namespace, dr.Name)
+			return api.TLSMutual, fmt.Sprintf("DestinationRule %s/%s sets tls.mode ISTIO_MUTUAL", dr.Namespace, dr.Name)
 		case networkingapi.ClientTLSSettings_SIMPLE, networkingapi.ClientTLSSettings_MUTUAL:
-			return TLSSimple, fmt.Sprintf("DestinationRule %s/%s sets tls.mode %s (not Istio mTLS)", dr.Namespace, dr.Name, tls.GetMode())
+			return api.TLSSimple, fmt.Sprintf("DestinationRule %s/%s sets tls.mode %s (not Istio mTLS)", dr.Namespace, dr.Name, tls.GetMode())
 		}
 	}
 	if !m.mesh.EnableAutoMtls {
-		return TLSPlaintext, "meshConfig.enableAutoMtls is false and no DestinationRule sets TLS"
+		return api.TLSPlaintext, "meshConfig.enableAutoMtls is false and no DestinationRule sets TLS"
 	}
 	if svc.meshExternal {
-		return TLSPlaintext, svc.kindName() + " is MESH_EXTERNAL: auto mTLS does not apply"
+		return api.TLSPlaintext, svc.kindName() + " is MESH_EXTERNAL: auto mTLS does not apply"
 	}
 	passthroughLB := tp.GetLoadBalancer().GetSimple() == networkingapi.LoadBalancerSettings_PASSTHROUGH
 	if svc.resolution == "Passthrough" || passthroughLB {
 		eps := m.endpoints(svc, sp, true)
 		if len(eps) == 0 {
-			return TLSPlaintext, "auto mTLS: the headless port has no endpoints"
+			return api.TLSPlaintext, "auto mTLS: the headless port has no endpoints"
 		}
 		for _, e := range eps {
 			if e.labels["security.istio.io/tlsMode"] != "istio" {
@@ -255,28 +249,28 @@ func (m *model) clientTLS(sc *sidecarScope, svc *service, sp *servicePort, subse
 				if e.pod != nil {
 					who = e.pod.Namespace + "/" + e.pod.Name
 				}
-				return TLSPlaintext, fmt.Sprintf("auto mTLS is all-or-nothing on %s port %d: endpoint %s has no sidecar (label security.istio.io/tlsMode=istio missing), so every endpoint gets plaintext", svc.kindName(), sp.port, who)
+				return api.TLSPlaintext, fmt.Sprintf("auto mTLS is all-or-nothing on %s port %d: endpoint %s has no sidecar (label security.istio.io/tlsMode=istio missing), so every endpoint gets plaintext", svc.kindName(), sp.port, who)
 			}
 		}
 	}
 	nsMode := m.namespaceMTLSMode(svc.namespace)
-	if nsMode == ModeDisable {
-		return TLSPlaintext, fmt.Sprintf("auto mTLS off: namespace %s's PeerAuthentication is DISABLE", svc.namespace)
+	if nsMode == api.MTLSDisable {
+		return api.TLSPlaintext, fmt.Sprintf("auto mTLS off: namespace %s's PeerAuthentication is DISABLE", svc.namespace)
 	}
 	if originalDst {
-		return TLSMutual, "auto mTLS: every endpoint of the port has a sidecar"
+		return api.TLSMutual, "auto mTLS: every endpoint of the port has a sidecar"
 	}
 	if ep == nil {
-		return TLSPlaintext, "no endpoint"
+		return api.TLSPlaintext, "no endpoint"
 	}
 	if ep.labels["security.istio.io/tlsMode"] != "istio" {
-		return TLSPlaintext, fmt.Sprintf("auto mTLS: endpoint %s has no security.istio.io/tlsMode=istio label (no sidecar)", ep.ip)
+		return api.TLSPlaintext, fmt.Sprintf("auto mTLS: endpoint %s has no security.istio.io/tlsMode=istio label (no sidecar)", ep.ip)
 	}
 	if ep.pod != nil {
 		pa := m.composePeerAuthentication(ep.pod.Namespace, ep.pod.Labels)
-		if md, src := pa.forPort(ep.port); md == ModeDisable {
-			return TLSPlaintext, fmt.Sprintf("auto mTLS: the endpoint's %s is DISABLE for port %d", src, ep.port)
+		if md, src := pa.forPort(ep.port); md == api.MTLSDisable {
+			return api.TLSPlaintext, fmt.Sprintf("auto mTLS: the endpoint's %s is DISABLE for port %d", src, ep.port)
 		}
 	}
-	return TLSMutual, "auto mTLS: the endpoint has a sidecar (tlsMode=istio)"
+	return api.TLSMutual, "auto mTLS: the endpoint has a sidecar (tlsMode=istio)"
 }

@@ -1,54 +1,41 @@
 package explain
 
-import "strings"
+import (
+	"strings"
 
-// Istio protocol names as the report shows them.
-const (
-	ProtoHTTP      = "HTTP"
-	ProtoHTTP2     = "HTTP2"
-	ProtoHTTPProxy = "HTTP_PROXY"
-	ProtoGRPC      = "GRPC"
-	ProtoGRPCWeb   = "GRPC-WEB"
-	ProtoTCP       = "TCP"
-	ProtoHTTPS     = "HTTPS"
-	ProtoTLS       = "TLS"
-	ProtoMongo     = "MONGO"
-	ProtoRedis     = "REDIS"
-	ProtoMySQL     = "MYSQL"
-	ProtoUDP       = "UDP"
-	ProtoAuto      = "AUTO" // Istio's "UnsupportedProtocol": sniffed at run time
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
 
 // parseProtocol mirrors pkg/config/protocol/instance.go Parse (Istio 1.31):
 // case-insensitive, unknown names are Unsupported (auto-detect).
-func parseProtocol(s string) string {
+func parseProtocol(s string) api.Protocol {
 	switch strings.ToLower(s) {
 	case "tcp":
-		return ProtoTCP
+		return api.ProtocolTCP
 	case "udp":
-		return ProtoUDP
+		return api.ProtocolUDP
 	case "grpc":
-		return ProtoGRPC
+		return api.ProtocolGRPC
 	case "grpc-web":
-		return ProtoGRPCWeb
+		return api.ProtocolGRPCWeb
 	case "http":
-		return ProtoHTTP
+		return api.ProtocolHTTP
 	case "http_proxy":
-		return ProtoHTTPProxy
+		return api.ProtocolHTTPProxy
 	case "http2":
-		return ProtoHTTP2
+		return api.ProtocolHTTP2
 	case "https":
-		return ProtoHTTPS
+		return api.ProtocolHTTPS
 	case "tls":
-		return ProtoTLS
+		return api.ProtocolTLS
 	case "mongo":
-		return ProtoMongo
+		return api.ProtocolMongo
 	case "redis":
-		return ProtoRedis
+		return api.ProtocolRedis
 	case "mysql":
-		return ProtoMySQL
+		return api.ProtocolMySQL
 	}
-	return ProtoAuto
+	return api.ProtocolAuto
 }
 
 // wellKnownTCPPorts mirrors the port list in pkg/config/kube/conversion.go
@@ -59,61 +46,61 @@ var wellKnownTCPPorts = map[int32]bool{25: true, 53: true, 3306: true, 27017: tr
 // (Istio 1.31): UDP wins; appProtocol, when set, replaces the port name
 // entirely (kubernetes.io/h2c|ws|wss are mapped); a grpc-web prefix is checked
 // before the text up to the first '-'; well-known server-first ports are TCP.
-func convertProtocol(port int32, name, k8sProto string, appProtocol *string) string {
+func convertProtocol(port int32, name, k8sProto string, appProtocol *string) api.Protocol {
 	if strings.EqualFold(k8sProto, "UDP") {
-		return ProtoUDP
+		return api.ProtocolUDP
 	}
 	if appProtocol != nil && *appProtocol != "" {
 		switch *appProtocol {
 		case "kubernetes.io/h2c":
-			return ProtoHTTP2
+			return api.ProtocolHTTP2
 		case "kubernetes.io/ws":
-			return ProtoHTTP
+			return api.ProtocolHTTP
 		case "kubernetes.io/wss":
-			return ProtoHTTPS
+			return api.ProtocolHTTPS
 		}
 		name = *appProtocol
 	}
 	if len(name) >= len("grpc-web") && strings.EqualFold(name[:len("grpc-web")], "grpc-web") {
-		return ProtoGRPCWeb
+		return api.ProtocolGRPCWeb
 	}
 	prefix, _, _ := strings.Cut(name, "-")
 	p := parseProtocol(prefix)
-	if p == ProtoAuto && wellKnownTCPPorts[port] {
-		return ProtoTCP
+	if p == api.ProtocolAuto && wellKnownTCPPorts[port] {
+		return api.ProtocolTCP
 	}
 	return p
 }
 
 // isHTTP mirrors protocol.Instance.IsHTTP.
-func isHTTP(p string) bool {
+func isHTTP(p api.Protocol) bool {
 	switch p {
-	case ProtoHTTP, ProtoHTTP2, ProtoHTTPProxy, ProtoGRPC, ProtoGRPCWeb:
+	case api.ProtocolHTTP, api.ProtocolHTTP2, api.ProtocolHTTPProxy, api.ProtocolGRPC, api.ProtocolGRPCWeb:
 		return true
 	}
 	return false
 }
 
 // isTCP mirrors protocol.Instance.IsTCP.
-func isTCP(p string) bool {
+func isTCP(p api.Protocol) bool {
 	switch p {
-	case ProtoTCP, ProtoHTTPS, ProtoTLS, ProtoMongo, ProtoRedis, ProtoMySQL:
+	case api.ProtocolTCP, api.ProtocolHTTPS, api.ProtocolTLS, api.ProtocolMongo, api.ProtocolRedis, api.ProtocolMySQL:
 		return true
 	}
 	return false
 }
 
-func isHTTPOrSniffed(p string) bool { return isHTTP(p) || p == ProtoAuto }
+func isHTTPOrSniffed(p api.Protocol) bool { return isHTTP(p) || p == api.ProtocolAuto }
 
 // listenerProtocol mirrors networking.ModelProtocolToListenerProtocol.
-func listenerProtocol(p string) string {
+func listenerProtocol(p api.Protocol) api.Protocol {
 	switch {
 	case isHTTP(p):
-		return ProtoHTTP
+		return api.ProtocolHTTP
 	case isTCP(p):
-		return ProtoTCP
-	case p == ProtoAuto:
-		return ProtoAuto
+		return api.ProtocolTCP
+	case p == api.ProtocolAuto:
+		return api.ProtocolAuto
 	}
 	return "" // UDP and unknown: no listener
 }

@@ -1,17 +1,12 @@
 package explain
 
 import (
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-)
-
-const (
-	DataplaneSidecar = "sidecar"
-	DataplaneAmbient = "ambient"
-	DataplaneNone    = "none"
 )
 
 // istioProxyContainer mirrors pkg/kube/inject/app_probe.go FindSidecar:
@@ -36,26 +31,26 @@ func istioProxyContainer(p *corev1.Pod) *corev1.Container {
 // pods are never injected (pkg/kube/inject/inject.go injectRequired). Ambient
 // enrolment follows cni/pkg/util/podutil.go PodRedirectionEnabled: the pod or
 // namespace label istio.io/dataplane-mode=ambient, unless the pod opts out.
-func (m *model) dataplaneOf(p *corev1.Pod) string {
+func (m *model) dataplaneOf(p *corev1.Pod) api.Dataplane {
 	if p.Spec.HostNetwork {
-		return DataplaneNone
+		return api.DataplaneNone
 	}
 	if istioProxyContainer(p) != nil {
-		return DataplaneSidecar
+		return api.DataplaneSidecar
 	}
 	if _, ok := p.Annotations["sidecar.istio.io/status"]; ok {
-		return DataplaneSidecar
+		return api.DataplaneSidecar
 	}
 	if p.Labels["istio.io/dataplane-mode"] == "none" {
-		return DataplaneNone
+		return api.DataplaneNone
 	}
 	if p.Labels["istio.io/dataplane-mode"] == "ambient" || p.Annotations["ambient.istio.io/redirection"] == "enabled" {
-		return DataplaneAmbient
+		return api.DataplaneAmbient
 	}
 	if ns := m.namespaces[p.Namespace]; ns != nil && ns.Labels["istio.io/dataplane-mode"] == "ambient" {
-		return DataplaneAmbient
+		return api.DataplaneAmbient
 	}
-	return DataplaneNone
+	return api.DataplaneNone
 }
 
 // captureConfig is what istio-iptables was told (pod annotations written by

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net"
 	"regexp"
 	"strconv"
@@ -283,7 +284,7 @@ type routeAction struct {
 	svc      *service // service of the (first) destination cluster
 	port     int32
 	subset   string
-	weighted []WeightedCluster
+	weighted []api.WeightedCluster
 	direct   int    // direct response / redirect status
 	notFound bool   // no route matched: 404 NR
 	missing  string // destination host that is not a known service
@@ -496,7 +497,7 @@ func (m *model) routeDestinations(dests []weightedDestination, vsNS string, list
 			}
 		}
 		if weighted {
-			act.weighted = append(act.weighted, WeightedCluster{Cluster: cl, Weight: d.GetWeight()})
+			act.weighted = append(act.weighted, api.WeightedCluster{Cluster: cl, Weight: d.GetWeight()})
 		}
 	}
 	return act

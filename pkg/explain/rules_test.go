@@ -1,6 +1,7 @@
 package explain
 
 import (
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"reflect"
 	"testing"
 	"time"
@@ -23,25 +24,25 @@ func TestConvertProtocol(t *testing.T) {
 		port        int32
 		name, proto string
 		app         *string
-		want        string
+		want        api.Protocol
 	}{
-		{8080, "http", "TCP", nil, ProtoHTTP},
-		{8080, "http-web", "TCP", nil, ProtoHTTP},
-		{8080, "HTTP2-x", "TCP", nil, ProtoHTTP2},
-		{8080, "grpc-web-x", "TCP", nil, ProtoGRPCWeb},
-		{8080, "grpc", "TCP", nil, ProtoGRPC},
-		{8080, "tcp-foo", "TCP", nil, ProtoTCP},
-		{8080, "", "TCP", nil, ProtoAuto},
-		{8080, "metrics", "TCP", nil, ProtoAuto},
-		{3306, "", "TCP", nil, ProtoTCP},
-		{27017, "db", "TCP", nil, ProtoTCP},
-		{53, "dns", "UDP", nil, ProtoUDP},
-		{8080, "http-x", "TCP", strp("tcp"), ProtoTCP},
-		{8080, "http", "TCP", strp("custom.io/thing"), ProtoAuto},
-		{8080, "", "TCP", strp("kubernetes.io/h2c"), ProtoHTTP2},
-		{8080, "", "TCP", strp("kubernetes.io/ws"), ProtoHTTP},
-		{8080, "", "TCP", strp("kubernetes.io/wss"), ProtoHTTPS},
-		{8443, "https-x", "TCP", nil, ProtoHTTPS},
+		{8080, "http", "TCP", nil, api.ProtocolHTTP},
+		{8080, "http-web", "TCP", nil, api.ProtocolHTTP},
+		{8080, "HTTP2-x", "TCP", nil, api.ProtocolHTTP2},
+		{8080, "grpc-web-x", "TCP", nil, api.ProtocolGRPCWeb},
+		{8080, "grpc", "TCP", nil, api.ProtocolGRPC},
+		{8080, "tcp-foo", "TCP", nil, api.ProtocolTCP},
+		{8080, "", "TCP", nil, api.ProtocolAuto},
+		{8080, "metrics", "TCP", nil, api.ProtocolAuto},
+		{3306, "", "TCP", nil, api.ProtocolTCP},
+		{27017, "db", "TCP", nil, api.ProtocolTCP},
+		{53, "dns", "UDP", nil, api.ProtocolUDP},
+		{8080, "http-x", "TCP", strp("tcp"), api.ProtocolTCP},
+		{8080, "http", "TCP", strp("custom.io/thing"), api.ProtocolAuto},
+		{8080, "", "TCP", strp("kubernetes.io/h2c"), api.ProtocolHTTP2},
+		{8080, "", "TCP", strp("kubernetes.io/ws"), api.ProtocolHTTP},
+		{8080, "", "TCP", strp("kubernetes.io/wss"), api.ProtocolHTTPS},
+		{8443, "https-x", "TCP", nil, api.ProtocolHTTPS},
 	}
 	for _, c := range cases {
 		if got := convertProtocol(c.port, c.name, c.proto, c.app); got != c.want {
@@ -135,19 +136,19 @@ func TestComposePeerAuthentication(t *testing.T) {
 		name string
 		pas  []*securityv1.PeerAuthentication
 		port int32
-		want string
+		want api.MTLSMode
 	}{
-		{"none", nil, 8080, ModePermissive},
-		{"mesh strict", []*securityv1.PeerAuthentication{pa("istio-system", "default", 1, nil, strict, nil)}, 8080, ModeStrict},
-		{"namespace overrides mesh", []*securityv1.PeerAuthentication{pa("istio-system", "default", 1, nil, strict, nil), pa("demo", "ns", 1, nil, perm, nil)}, 8080, ModePermissive},
-		{"unset namespace inherits mesh", []*securityv1.PeerAuthentication{pa("istio-system", "default", 1, nil, strict, nil), pa("demo", "ns", 1, nil, unset, nil)}, 8080, ModeStrict},
-		{"oldest namespace policy wins", []*securityv1.PeerAuthentication{pa("demo", "new", 1, nil, perm, nil), pa("demo", "old", 5, nil, strict, nil)}, 8080, ModeStrict},
-		{"workload overrides namespace", []*securityv1.PeerAuthentication{pa("demo", "ns", 1, nil, strict, nil), pa("demo", "wl", 1, app, dis, nil)}, 8080, ModeDisable},
-		{"workload selector not matching", []*securityv1.PeerAuthentication{pa("demo", "ns", 1, nil, strict, nil), pa("demo", "wl", 1, map[string]string{"app": "x"}, dis, nil)}, 8080, ModeStrict},
-		{"selector policy in root namespace ignored", []*securityv1.PeerAuthentication{pa("istio-system", "wl", 1, app, strict, nil)}, 8080, ModePermissive},
-		{"port level", []*securityv1.PeerAuthentication{pa("demo", "ns", 1, nil, strict, nil), pa("demo", "wl", 1, app, unset, map[uint32]securityapi.PeerAuthentication_MutualTLS_Mode{9090: perm})}, 9090, ModePermissive},
-		{"port level other port inherits", []*securityv1.PeerAuthentication{pa("demo", "ns", 1, nil, strict, nil), pa("demo", "wl", 1, app, unset, map[uint32]securityapi.PeerAuthentication_MutualTLS_Mode{9090: perm})}, 8080, ModeStrict},
-		{"other namespace ignored", []*securityv1.PeerAuthentication{pa("other", "ns", 1, nil, strict, nil)}, 8080, ModePermissive},
+		{"none", nil, 8080, api.MTLSPermissive},
+		{"mesh strict", []*securityv1.PeerAuthentication{pa("istio-system", "default", 1, nil, strict, nil)}, 8080, api.MTLSStrict},
+		{"namespace overrides mesh", []*securityv1.PeerAuthentication{pa("istio-system", "default", 1, nil, strict, nil), pa("demo", "ns", 1, nil, perm, nil)}, 8080, api.MTLSPermissive},
+		{"unset namespace inherits mesh", []*securityv1.PeerAuthentication{pa("istio-system", "default", 1, nil, strict, nil), pa("demo", "ns", 1, nil, unset, nil)}, 8080, api.MTLSStrict},
+		{"oldest namespace policy wins", []*securityv1.PeerAuthentication{pa("demo", "new", 1, nil, perm, nil), pa("demo", "old", 5, nil, strict, nil)}, 8080, api.MTLSStrict},
+		{"workload overrides namespace", []*securityv1.PeerAuthentication{pa("demo", "ns", 1, nil, strict, nil), pa("demo", "wl", 1, app, dis, nil)}, 8080, api.MTLSDisable},
+		{"workload selector not matching", []*securityv1.PeerAuthentication{pa("demo", "ns", 1, nil, strict, nil), pa("demo", "wl", 1, map[string]string{"app": "x"}, dis, nil)}, 8080, api.MTLSStrict},
+		{"selector policy in root namespace ignored", []*securityv1.PeerAuthentication{pa("istio-system", "wl", 1, app, strict, nil)}, 8080, api.MTLSPermissive},
+		{"port level", []*securityv1.PeerAuthentication{pa("demo", "ns", 1, nil, strict, nil), pa("demo", "wl", 1, app, unset, map[uint32]securityapi.PeerAuthentication_MutualTLS_Mode{9090: perm})}, 9090, api.MTLSPermissive},
+		{"port level other port inherits", []*securityv1.PeerAuthentication{pa("demo", "ns", 1, nil, strict, nil), pa("demo", "wl", 1, app, unset, map[uint32]securityapi.PeerAuthentication_MutualTLS_Mode{9090: perm})}, 8080, api.MTLSStrict},
+		{"other namespace ignored", []*securityv1.PeerAuthentication{pa("other", "ns", 1, nil, strict, nil)}, 8080, api.MTLSPermissive},
 	}
 	for _, c := range cases {
 		m := newModel(&snapshot.Snapshot{Mesh: snapshot.DefaultMeshConfig(), PeerAuthentications: c.pas})

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ type sidecarScope struct {
 	// portLocked lists egress listeners with an explicit port (modelled only as a warning).
 	hasPortEgress  bool
 	egressPorts    []string // ports of egress listeners with an explicit port
-	outboundPolicy string
+	outboundPolicy api.OutboundPolicy
 	proxyNS        string
 	proxyLabels    map[string]string
 	visible        map[*service]bool
@@ -74,7 +75,7 @@ func (m *model) newSidecarScope(pod *corev1.Pod) *sidecarScope {
 	sc := &sidecarScope{
 		sidecar:        m.selectSidecar(pod),
 		egressHosts:    []string{"*/*"},
-		outboundPolicy: m.mesh.OutboundTrafficPolicy,
+		outboundPolicy: api.OutboundPolicy(m.mesh.OutboundTrafficPolicy),
 		proxyNS:        pod.Namespace,
 		proxyLabels:    pod.Labels,
 		visible:        map[*service]bool{},
@@ -94,8 +95,8 @@ func (m *model) newSidecarScope(pod *corev1.Pod) *sidecarScope {
 		}
 		// initSidecarScopeInternalIndexes: the Sidecar's policy replaces the mesh's.
 		if p := sc.sidecar.Spec.GetOutboundTrafficPolicy(); p != nil && p.GetMode().String() != "" {
-			if mode := p.GetMode().String(); mode == "REGISTRY_ONLY" || mode == "ALLOW_ANY" || mode == "ALLOW_ANY_DYNAMIC_DNS" {
-				sc.outboundPolicy = p.GetMode().String()
+			if mode := api.OutboundPolicy(p.GetMode().String()); mode == "REGISTRY_ONLY" || mode == "ALLOW_ANY" || mode == "ALLOW_ANY_DYNAMIC_DNS" {
+				sc.outboundPolicy = api.OutboundPolicy(p.GetMode().String())
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net"
 	"strconv"
 	"strings"
@@ -13,7 +14,7 @@ import (
 type call struct {
 	address  string // what the app dials
 	port     int32
-	traffic  string // "http" | "tcp"
+	traffic  api.Traffic
 	host     string // Host header (HTTP)
 	path     string
 	headers  map[string]string
@@ -25,7 +26,7 @@ type tracer struct {
 	m         *model
 	src       *corev1.Pod
 	srcIP     string
-	dataplane string
+	dataplane api.Dataplane
 	sc        *sidecarScope
 	dst       *corev1.Pod // matrix form: the pod the user asked about
 	listeners map[int32]map[string]*outboundListener
@@ -68,15 +69,15 @@ type landing struct {
 	port       int32
 	pod        *corev1.Pod
 	candidates []endpoint // balancer choices (EDS / kube-proxy); nil when pinned
-	balancing  string
-	tls        string
+	balancing  api.Balancing
+	tls        api.TLS
 	tlsWhy     string
 }
 
 // trace runs one call through DNS, the source proxy, the cluster and the
 // destination proxy, and fills a Request.
-func (t *tracer) trace(c call) Request {
-	r := Request{Address: c.address, Port: c.port, Traffic: c.traffic, DestinationPort: c.destPort, ResolvedIPs: []string{}}
+func (t *tracer) trace(c call) api.Request {
+	r := api.Request{Address: c.address, Port: c.port, Traffic: c.traffic, DestinationPort: c.destPort, ResolvedIPs: []string{}}
 	if c.traffic == "http" {
 		r.Host = c.host
 		if c.path != "" && c.path != "/" {
@@ -96,7 +97,7 @@ func (t *tracer) trace(c call) Request {
 		r.Form = t.ipForm(c.address)
 	}
 	if !ans.found || (len(ans.ips) == 0 && ans.form != "external") {
-		r.TLS, r.Balancing, r.Verdict, r.Reaches = TLSNone, BalancingNone, VerdictFails, "—"
+		r.TLS, r.Balancing, r.Verdict, r.Reaches = api.TLSNone, api.BalancingNone, api.VerdictFails, "—"
 		r.Protocol = t.portProtocol(ans.svc, c.port)
 		t.fail(&r, "DNS_NXDOMAIN", ans.note)
 		return r
@@ -115,7 +116,7 @@ func (t *tracer) trace(c call) Request {
 		}
 	}
 	r.DialedIP = dialIP
-	if t.dataplane == DataplaneSidecar {
+	if t.dataplane == api.DataplaneSidecar {
 		if ok, why := captureConfigOf(t.src).outboundCaptured(dialIP, c.port); ok {
 			r.Captured = true
 			t.outbound(&r, c, dialIP)
@@ -124,7 +125,7 @@ func (t *tracer) trace(c call) Request {
 		}
 	} else {
 		why := "the source pod has no sidecar"
-		if t.dataplane == DataplaneAmbient {
+		if t.dataplane == api.DataplaneAmbient {
 			why = "the source pod is in ambient mode (ztunnel, not modelled yet: shown as plain L4)"
 		}
 		if t.src.Spec.HostNetwork {
@@ -132,10 +133,10 @@ func (t *tracer) trace(c call) Request {
 		}
 		t.direct(&r, c, dialIP, why)
 	}
-	if len(ans.ips) > 1 && r.Verdict != VerdictFails {
+	if len(ans.ips) > 1 && r.Verdict != api.VerdictFails {
 		// DNS spreads the clients over the pods; each connection is pinned.
-		if r.Verdict == VerdictReaches {
-			r.Verdict = VerdictLoadBalanced
+		if r.Verdict == api.VerdictReaches {
+			r.Verdict = api.VerdictLoadBalanced
 			r.Reaches = fmt.Sprintf("any of %d pods", len(ans.ips))
 		}
 	}
@@ -147,7 +148,7 @@ func isIPLiteral(s string) bool {
 }
 
 // ipForm tells a ClusterIP from a pod IP.
-func (t *tracer) ipForm(ip string) string {
+func (t *tracer) ipForm(ip string) api.AddressForm {
 	for _, svc := range t.m.services {
 		for _, a := range svc.addresses {
 			if a == ip {
@@ -161,36 +162,36 @@ func (t *tracer) ipForm(ip string) string {
 	return "ip"
 }
 
-func (t *tracer) portProtocol(svc *service, port int32) string {
+func (t *tracer) portProtocol(svc *service, port int32) api.Protocol {
 	if svc != nil {
 		if sp := svc.portByNumber(port); sp != nil {
 			return sp.protocol
 		}
 	}
-	return ProtoTCP
+	return api.ProtocolTCP
 }
 
 // direct describes a flow that no source proxy touches: kube-proxy DNATs a
 // ClusterIP to one ready endpoint per connection; pod IPs are routed as is.
-func (t *tracer) direct(r *Request, c call, dialIP, why string) {
+func (t *tracer) direct(r *api.Request, c call, dialIP, why string) {
 	r.Captured = false
-	r.TLS = TLSPlaintext
+	r.TLS = api.TLSPlaintext
 	var ld landing
 	if svc, sp := t.m.clusterIPService(dialIP, c.port); svc != nil {
 		r.Protocol = sp.protocol
 		eps := t.m.endpoints(svc, sp, true)
 		if len(eps) == 0 {
 			r.KubeProxy = fmt.Sprintf("%s; kube-proxy has no ready endpoint for %s port %d: connection refused", why, svc.key(), sp.port)
-			r.Balancing, r.Verdict, r.Reaches = BalancingNone, VerdictFails, "—"
+			r.Balancing, r.Verdict, r.Reaches = api.BalancingNone, api.VerdictFails, "—"
 			t.fail(r, "NO_ENDPOINTS", fmt.Sprintf("%s port %d has no ready endpoints", svc.kindName(), sp.port))
 			return
 		}
 		ep := t.pick(eps)
-		ld = landing{ip: ep.ip, port: ep.port, pod: ep.pod, candidates: eps, balancing: BalancingPerConnection, tls: TLSPlaintext}
+		ld = landing{ip: ep.ip, port: ep.port, pod: ep.pod, candidates: eps, balancing: api.BalancingPerConnection, tls: api.TLSPlaintext}
 		r.KubeProxy = fmt.Sprintf("%s; kube-proxy picks one of %d endpoints of %s per connection", why, len(eps), svc.key())
 	} else {
 		r.Protocol = t.m.podPortProtocol(t.m.podByIP[dialIP], c.port)
-		ld = landing{ip: dialIP, port: c.port, pod: t.m.podByIP[dialIP], balancing: BalancingNone, tls: TLSPlaintext}
+		ld = landing{ip: dialIP, port: c.port, pod: t.m.podByIP[dialIP], balancing: api.BalancingNone, tls: api.TLSPlaintext}
 		r.KubeProxy = why + "; the connection goes straight to " + dialIP
 	}
 	t.land(r, c, ld, false)
@@ -215,14 +216,14 @@ func (m *model) clusterIPService(ip string, port int32) (*service, *servicePort)
 
 // podPortProtocol is the inbound protocol of a pod port (its oldest
 // selecting Service port), TCP when no Service declares it.
-func (m *model) podPortProtocol(p *corev1.Pod, port int32) string {
+func (m *model) podPortProtocol(p *corev1.Pod, port int32) api.Protocol {
 	if p == nil {
-		return ProtoTCP
+		return api.ProtocolTCP
 	}
 	if ch := m.inboundChainFor(p, port); ch != nil {
 		return ch.protocol
 	}
-	return ProtoAuto
+	return api.ProtocolAuto
 }
 
 // pick chooses the endpoint to analyse: DST when the balancer may pick it,
@@ -239,14 +240,14 @@ func (t *tracer) pick(eps []endpoint) endpoint {
 }
 
 // outbound follows the source sidecar: listener, route, cluster.
-func (t *tracer) outbound(r *Request, c call, dialIP string) {
+func (t *tracer) outbound(r *api.Request, c call, dialIP string) {
 	hit := t.m.matchListener(t.listenersOn(c.port), dialIP, c.port, c.traffic)
-	ob := &Outbound{Listener: hit.listener, FilterChain: hit.filterChain}
+	ob := &api.Outbound{Listener: hit.listener, FilterChain: hit.filterChain}
 	r.Outbound = ob
 	switch {
 	case hit.useHTTP:
 		ob.RouteConfig = hit.l.httpRoute
-		r.Protocol = ProtoHTTP
+		r.Protocol = api.ProtocolHTTP
 		if hit.l.httpSvc != nil {
 			r.Protocol = hit.l.httpSvc.portByNumber(c.port).protocol
 		} else if svcs := t.m.visibleServicesOnPort(t.sc, c.port); len(svcs) > 0 {
@@ -256,7 +257,7 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 		v := matchVirtualHost(vhosts, c.host)
 		if v == nil {
 			ob.ClusterType = ""
-			r.TLS = TLSNone
+			r.TLS = api.TLSNone
 			t.fail(r, "NO_VIRTUAL_HOST", fmt.Sprintf("Host %q matches no virtual host of route %q", c.host, hit.l.httpRoute))
 			r.Symptom = "404 Not Found (NR route_not_found) from the source sidecar"
 			return
@@ -270,7 +271,7 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 		switch {
 		case act.direct != 0:
 			ob.DirectResponse = act.direct
-			r.TLS = TLSNone
+			r.TLS = api.TLSNone
 			if v.special == "block_all" {
 				t.fail(r, "REGISTRY_ONLY_BLOCKED", fmt.Sprintf("Host %q matches no service on route %q and the outbound traffic policy is REGISTRY_ONLY → block_all vhost answers 502 itself", stripPort(c.host), hit.l.httpRoute))
 				r.Symptom = "502 Bad Gateway, empty body (direct response from the source sidecar's block_all virtual host)"
@@ -280,7 +281,7 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 			}
 			return
 		case act.notFound:
-			r.TLS = TLSNone
+			r.TLS = api.TLSNone
 			t.fail(r, "NO_ROUTE_MATCH", fmt.Sprintf("no route of VirtualService %s/%s matches %s", v.vs.Namespace, v.vs.Name, c.path))
 			r.Symptom = "404 Not Found (NR route_not_found) from the source sidecar"
 			return
@@ -291,7 +292,7 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 			t.dynamicForward(r, c, hit.l.httpRoute)
 			return
 		case act.svc == nil:
-			r.TLS = TLSNone
+			r.TLS = api.TLSNone
 			t.fail(r, "UNKNOWN_DESTINATION", fmt.Sprintf("the route sends to %s, which is not a service this proxy knows", act.missing))
 			r.Symptom = "503 (NC cluster_not_found) from the source sidecar"
 			return
@@ -308,23 +309,23 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 		t.preferWeighted(act)
 		ob.Route, ob.Cluster, ob.WeightedClusters = act.route, act.cluster, act.weighted
 		if act.svc == nil {
-			r.TLS = TLSNone
+			r.TLS = api.TLSNone
 			t.fail(r, "UNKNOWN_DESTINATION", fmt.Sprintf("VirtualService %s sends TCP to %s, which is not a service this proxy knows", act.route, act.missing))
 			r.Symptom = "connection closed right after connect (the source sidecar has no cluster " + act.cluster + ")"
 			return
 		}
-		r.Reasons = append(r.Reasons, Reason{Code: "VIRTUAL_SERVICE_TCP", Message: fmt.Sprintf("VirtualService %s routes this TCP port to %s", act.route, act.cluster)})
+		r.Reasons = append(r.Reasons, api.Reason{Code: "VIRTUAL_SERVICE_TCP", Message: fmt.Sprintf("VirtualService %s routes this TCP port to %s", act.route, act.cluster)})
 		t.serviceCluster(r, c, dialIP, act.svc, act.port, act.subset, false)
 	case hit.listener == "virtualOutbound" && c.traffic == "http" && t.sc.outboundPolicy == "ALLOW_ANY_DYNAMIC_DNS":
 		// listener_builder.go: in this mode virtualOutbound has an HTTP
 		// inspector and a plaintext-HTTP chain whose inline route is the
 		// allow_any_dynamic_dns catch-all.
-		r.Protocol = ProtoHTTP
+		r.Protocol = api.ProtocolHTTP
 		ob.FilterChain = "virtualOutbound-catchall-tcp-http"
 		ob.VirtualHost, ob.Route = "allow_any_dynamic_dns", "allow_any_dynamic_dns"
 		t.dynamicForward(r, c, "virtualOutbound (inline)")
 	default:
-		r.Protocol = ProtoTCP
+		r.Protocol = api.ProtocolTCP
 		why := "no listener for " + dialIP + ":" + strconv.Itoa(int(c.port)) + " or 0.0.0.0:" + strconv.Itoa(int(c.port)) + " → virtualOutbound catch-all"
 		if hit.listener != "virtualOutbound" {
 			why = "non-HTTP bytes on " + hit.listener + " take its PassthroughFilterChain"
@@ -333,13 +334,13 @@ func (t *tracer) outbound(r *Request, c call, dialIP string) {
 	}
 }
 
-func (t *tracer) httpProtocolOnPort(svcs []*service, port int32) string {
+func (t *tracer) httpProtocolOnPort(svcs []*service, port int32) api.Protocol {
 	for _, s := range svcs {
 		if p := s.portByNumber(port).protocol; isHTTP(p) {
 			return p
 		}
 	}
-	return ProtoHTTP
+	return api.ProtocolHTTP
 }
 
 // dynamicForward follows ALLOW_ANY_DYNAMIC_DNS's catch-all (Istio 1.31,
@@ -348,7 +349,7 @@ func (t *tracer) httpProtocolOnPort(svcs []*service, port int32) string {
 // Host header's name (resolved by DNS) and port (80 when absent), not to
 // the address the app dialed; plaintext unless the outbound traffic policy
 // sets TLS.
-func (t *tracer) dynamicForward(r *Request, c call, route string) {
+func (t *tracer) dynamicForward(r *api.Request, c call, route string) {
 	host, port := stripPort(c.host), int32(80)
 	if _, p, err := net.SplitHostPort(c.host); err == nil {
 		if n, err := strconv.Atoi(p); err == nil {
@@ -362,7 +363,7 @@ func (t *tracer) dynamicForward(r *Request, c call, route string) {
 	}
 	if len(ans.ips) == 0 && ans.form != "external" {
 		r.Outbound.Cluster = allowAnyDynamicDNSCluster
-		r.TLS = TLSNone
+		r.TLS = api.TLSNone
 		t.fail(r, "DNS_NXDOMAIN", fmt.Sprintf("the dynamic forward proxy resolves Host %q and gets no address (%s)", host, ans.note))
 		r.Symptom = "503 (DF: dns_resolution_failure) from the source sidecar"
 		return
@@ -380,11 +381,11 @@ func (t *tracer) dynamicForward(r *Request, c call, route string) {
 // passthrough: PassthroughCluster (ALLOW_ANY) forwards the app's bytes to the
 // dialed IP, never with mTLS; BlackHoleCluster (REGISTRY_ONLY) drops them
 // (cluster_builder.go buildDefaultPassthroughCluster / buildBlackHoleCluster).
-func (t *tracer) passthrough(r *Request, c call, dialIP, why string, viaHCM bool) {
+func (t *tracer) passthrough(r *api.Request, c call, dialIP, why string, viaHCM bool) {
 	ob := r.Outbound
 	if ob.VirtualHost == "" && t.sc.outboundPolicy == "REGISTRY_ONLY" {
 		ob.Cluster = "BlackHoleCluster"
-		r.TLS = TLSNone
+		r.TLS = api.TLSNone
 		t.fail(r, "REGISTRY_ONLY_BLOCKED", why+"; the outbound traffic policy is REGISTRY_ONLY → BlackHoleCluster")
 		if c.traffic == "http" {
 			r.Symptom = "curl: (52) Empty reply from server — the source sidecar closes the connection (BlackHoleCluster)"
@@ -395,15 +396,15 @@ func (t *tracer) passthrough(r *Request, c call, dialIP, why string, viaHCM bool
 	}
 	ob.Cluster = "PassthroughCluster"
 	ob.ClusterType = "ORIGINAL_DST"
-	r.Reasons = append(r.Reasons, Reason{Code: "PASSTHROUGH", Message: why + " → PassthroughCluster: plaintext, no L7 load balancing"})
-	ld := landing{ip: dialIP, port: c.port, pod: t.m.podByIP[dialIP], balancing: BalancingNone, tls: TLSPlaintext,
+	r.Reasons = append(r.Reasons, api.Reason{Code: "PASSTHROUGH", Message: why + " → PassthroughCluster: plaintext, no L7 load balancing"})
+	ld := landing{ip: dialIP, port: c.port, pod: t.m.podByIP[dialIP], balancing: api.BalancingNone, tls: api.TLSPlaintext,
 		tlsWhy: "PassthroughCluster never originates mTLS"}
 	if t.m.isClusterIP(dialIP) {
 		// Envoy connects to the ClusterIP itself: kube-proxy DNATs it when
 		// the port is a Service port, else nothing answers.
 		svc, sp := t.m.clusterIPService(dialIP, c.port)
 		if svc == nil {
-			r.TLS = TLSPlaintext
+			r.TLS = api.TLSPlaintext
 			t.fail(r, "NO_SERVICE_PORT", fmt.Sprintf("%s:%d: no Service declares port %d on this ClusterIP, so kube-proxy has no rule for it", dialIP, c.port, c.port))
 			if viaHCM {
 				r.Symptom = "503 upstream connect error (UF: connection timeout)"
@@ -414,13 +415,13 @@ func (t *tracer) passthrough(r *Request, c call, dialIP, why string, viaHCM bool
 		}
 		eps := t.m.endpoints(svc, sp, true)
 		if len(eps) == 0 {
-			r.TLS = TLSPlaintext
+			r.TLS = api.TLSPlaintext
 			t.fail(r, "NO_ENDPOINTS", fmt.Sprintf("%s port %d has no ready endpoints", svc.kindName(), sp.port))
 			r.Symptom = "connection refused"
 			return
 		}
 		ep := t.pick(eps)
-		ld = landing{ip: ep.ip, port: ep.port, pod: ep.pod, candidates: eps, balancing: BalancingPerConnection, tls: TLSPlaintext,
+		ld = landing{ip: ep.ip, port: ep.port, pod: ep.pod, candidates: eps, balancing: api.BalancingPerConnection, tls: api.TLSPlaintext,
 			tlsWhy: "PassthroughCluster never originates mTLS; kube-proxy then picks an endpoint of " + svc.key() + " per connection"}
 	}
 	t.land(r, c, ld, viaHCM)
@@ -430,11 +431,11 @@ func (t *tracer) passthrough(r *Request, c call, dialIP, why string, viaHCM bool
 // for headless (Passthrough) services or a DR with PASSTHROUGH load
 // balancing, else EDS with LEAST_REQUEST (cluster.go convertResolution,
 // cluster_traffic_policy.go defaultLBAlgorithm).
-func (t *tracer) serviceCluster(r *Request, c call, dialIP string, svc *service, port int32, subset string, viaHCM bool) {
+func (t *tracer) serviceCluster(r *api.Request, c call, dialIP string, svc *service, port int32, subset string, viaHCM bool) {
 	ob := r.Outbound
 	sp := svc.portByNumber(port)
 	if sp == nil {
-		r.TLS = TLSNone
+		r.TLS = api.TLSNone
 		t.fail(r, "UNKNOWN_PORT", fmt.Sprintf("%s has no port %d", svc.kindName(), port))
 		r.Symptom = "503 (NC cluster_not_found) from the source sidecar"
 		return
@@ -445,7 +446,7 @@ func (t *tracer) serviceCluster(r *Request, c call, dialIP string, svc *service,
 	if originalDst {
 		ob.ClusterType = "ORIGINAL_DST"
 		tls, why := t.m.clientTLS(t.sc, svc, sp, subset, nil, true)
-		ld := landing{ip: dialIP, port: c.port, pod: t.m.podByIP[dialIP], balancing: BalancingNone, tls: tls, tlsWhy: why}
+		ld := landing{ip: dialIP, port: c.port, pod: t.m.podByIP[dialIP], balancing: api.BalancingNone, tls: tls, tlsWhy: why}
 		t.land(r, c, ld, viaHCM)
 		return
 	}
@@ -456,7 +457,7 @@ func (t *tracer) serviceCluster(r *Request, c call, dialIP string, svc *service,
 	}
 	eps := t.clusterEndpoints(svc, sp, subset)
 	if len(eps) == 0 {
-		r.TLS = TLSNone
+		r.TLS = api.TLSNone
 		t.fail(r, "NO_ENDPOINTS", fmt.Sprintf("cluster %s has no ready endpoints", ob.Cluster))
 		if viaHCM {
 			r.Symptom = "503 no healthy upstream (UH)"
@@ -467,9 +468,9 @@ func (t *tracer) serviceCluster(r *Request, c call, dialIP string, svc *service,
 	}
 	ep := t.pick(eps)
 	tls, why := t.m.clientTLS(t.sc, svc, sp, subset, &ep, false)
-	bal := BalancingPerConnection
+	bal := api.BalancingPerConnection
 	if viaHCM {
-		bal = BalancingPerRequest
+		bal = api.BalancingPerRequest
 	}
 	t.land(r, c, landing{ip: ep.ip, port: ep.port, pod: ep.pod, candidates: eps, balancing: bal, tls: tls, tlsWhy: why}, viaHCM)
 }

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -17,34 +18,34 @@ const (
 	symptomTLSToPlainApp  = `503 "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error" — the client sidecar talks mTLS to an app without sidecar`
 )
 
-func (t *tracer) fail(r *Request, code, msg string) {
-	r.Verdict = VerdictFails
+func (t *tracer) fail(r *api.Request, code api.ReasonCode, msg string) {
+	r.Verdict = api.VerdictFails
 	if r.Reaches == "" {
 		r.Reaches = "—"
 	}
 	if r.Balancing == "" {
-		r.Balancing = BalancingNone
+		r.Balancing = api.BalancingNone
 	}
-	r.Reasons = append(r.Reasons, Reason{Code: code, Message: msg})
+	r.Reasons = append(r.Reasons, api.Reason{Code: code, Message: msg})
 }
 
 // land fills TLS, upstream, inbound, balancing and the verdict once the
 // connection's endpoint is known.
-func (t *tracer) land(r *Request, c call, ld landing, viaHCM bool) {
+func (t *tracer) land(r *api.Request, c call, ld landing, viaHCM bool) {
 	r.TLS = ld.tls
 	r.Balancing = ld.balancing
-	r.Upstream = &Upstream{IP: ld.ip, Port: ld.port, Candidates: len(ld.candidates)}
+	r.Upstream = &api.Upstream{IP: ld.ip, Port: ld.port, Candidates: len(ld.candidates)}
 	if ld.pod != nil {
 		r.Upstream.Pod = ld.pod.Namespace + "/" + ld.pod.Name
 	}
 	if ld.tlsWhy != "" && r.Captured {
-		r.Reasons = append(r.Reasons, Reason{Code: "CLIENT_TLS", Message: ld.tlsWhy})
+		r.Reasons = append(r.Reasons, api.Reason{Code: "CLIENT_TLS", Message: ld.tlsWhy})
 	}
 	if ld.pod == nil {
 		if r.Verdict == "" {
-			r.Verdict = VerdictReaches
+			r.Verdict = api.VerdictReaches
 			if t.dst != nil {
-				r.Verdict = VerdictFails
+				r.Verdict = api.VerdictFails
 				t.fail(r, "WRONG_DESTINATION", fmt.Sprintf("the connection goes to %s, which is not a pod of this cluster", ld.ip))
 			}
 			r.Reaches = ld.ip
@@ -66,7 +67,7 @@ func (t *tracer) land(r *Request, c call, ld landing, viaHCM bool) {
 			r.Symptom = "the request succeeds but is served by another pod"
 			return
 		}
-		r.Verdict = VerdictLoadBalanced
+		r.Verdict = api.VerdictLoadBalanced
 		if len(ld.candidates) == 1 {
 			r.Reaches = ld.pod.Name + " (only endpoint)"
 		} else {
@@ -83,7 +84,7 @@ func (t *tracer) land(r *Request, c call, ld landing, viaHCM bool) {
 		t.fail(r, "WRONG_DESTINATION", fmt.Sprintf("the connection is pinned to %s/%s, not %s/%s", ld.pod.Namespace, ld.pod.Name, t.dst.Namespace, t.dst.Name))
 		r.Symptom = "the request succeeds but is served by another pod"
 	default:
-		r.Verdict = VerdictReaches
+		r.Verdict = api.VerdictReaches
 		r.Reaches = ld.pod.Name
 	}
 }
@@ -97,7 +98,7 @@ func endpointsInclude(eps []endpoint, p *corev1.Pod) bool {
 	return false
 }
 
-func inboundCode(in Inbound) string {
+func inboundCode(in api.Inbound) api.ReasonCode {
 	switch in.Error {
 	case "no filter chains matched":
 		return "STRICT_REJECTS_PLAINTEXT"
@@ -109,7 +110,7 @@ func inboundCode(in Inbound) string {
 	return "INBOUND_REJECTED"
 }
 
-func (t *tracer) rejectSymptom(in Inbound, ld landing, c call, viaHCM bool) string {
+func (t *tracer) rejectSymptom(in api.Inbound, ld landing, c call, viaHCM bool) string {
 	switch in.Error {
 	case "no filter chains matched", "invalid mTLS":
 		if viaHCM {
@@ -117,12 +118,12 @@ func (t *tracer) rejectSymptom(in Inbound, ld landing, c call, viaHCM bool) stri
 		}
 		return symptomResetTCP
 	case "protocol error":
-		if ld.tls == TLSMutual && viaHCM {
+		if ld.tls == api.TLSMutual && viaHCM {
 			return symptomMTLSToDisabled
 		}
 		return "DST's sidecar closes the connection (HTTP codec error: bytes that are not HTTP on a port declared HTTP; curl: (52) Empty reply from server)"
 	}
-	if ld.tls == TLSMutual && viaHCM {
+	if ld.tls == api.TLSMutual && viaHCM {
 		return symptomTLSToPlainApp
 	}
 	return "the application at DST receives TLS bytes it cannot read and closes the connection"

@@ -3,13 +3,12 @@ package render
 import (
 	"bytes"
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"io"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/podreach/kubectl-podreach/pkg/explain"
 )
 
 // FormatDot is Graphviz: `-o dot | dot -Tsvg > path.svg`.
@@ -25,9 +24,9 @@ const FormatDot = "dot"
 //
 // Graphviz lays out ~10–30 paths legibly; restrict a large matrix with
 // --port, or trace one request with the URL form.
-func Dot(w io.Writer, r *explain.Report) error {
+func Dot(w io.Writer, r *api.Reachability) error {
 	g := newDotGraph()
-	g.cluster("src", "SRC "+workloadName(r.Source)+" — "+orDash(r.Source.Dataplane))
+	g.cluster("src", "SRC "+workloadName(r.Source)+" — "+orDash(string(r.Source.Dataplane)))
 	src := g.node("src", "app:"+workloadName(r.Source), fmt.Sprintf("%s\napp %s", workloadName(r.Source), orDash(r.Source.IP)), "box", "")
 	var paths [][]*dotEdge
 	for _, q := range r.Requests {
@@ -206,8 +205,8 @@ func (g *dotGraph) edge(from, to, label string, failed bool) {
 }
 
 // path adds one request: the hops it takes, and where it stops if it fails.
-func (g *dotGraph) path(r *explain.Report, src string, q explain.Request) {
-	fails := q.Verdict == explain.VerdictFails
+func (g *dotGraph) path(r *api.Reachability, src string, q api.Request) {
+	fails := q.Verdict == api.VerdictFails
 	symptom := "FAILS"
 	if q.Symptom != "" {
 		symptom = "FAILS: " + q.Symptom
@@ -254,7 +253,7 @@ func (g *dotGraph) path(r *explain.Report, src string, q explain.Request) {
 		case o.Cluster != "":
 			c := "cluster " + o.Cluster
 			if o.ClusterType != "" {
-				c += "\n" + o.ClusterType
+				c += "\n" + string(o.ClusterType)
 			}
 			hop("src", "cluster:"+o.Cluster, c)
 		case o.DirectResponse != 0:
@@ -321,22 +320,22 @@ func (g *dotGraph) path(r *explain.Report, src string, q explain.Request) {
 	}
 	app := g.node(dstKey, "app:"+pod+":"+strconv.Itoa(int(in.Port)), fmt.Sprintf("%s\napp :%d", orDash(pod), in.Port), "box", "")
 	reach := ""
-	if q.Reaches != "" && q.Reaches != dash && q.Verdict == explain.VerdictLoadBalanced {
+	if q.Reaches != "" && q.Reaches != dash && q.Verdict == api.VerdictLoadBalanced {
 		reach = q.Reaches
 	}
 	g.edge(prev, app, joinLabels(wire, reach, symptomOr(fails, symptom)), fails)
 }
 
-func dialLabel(q explain.Request) string { return addressWithHost(q, " ") }
+func dialLabel(q api.Request) string { return addressWithHost(q, " ") }
 
-func wireLabel(q explain.Request) string {
+func wireLabel(q api.Request) string {
 	tls := ""
 	switch q.TLS {
-	case explain.TLSMutual:
+	case api.TLSMutual:
 		tls = "mTLS"
-	case explain.TLSSimple:
+	case api.TLSSimple:
 		tls = "TLS"
-	case explain.TLSPlaintext:
+	case api.TLSPlaintext:
 		tls = "plaintext"
 	}
 	if q.Upstream != nil && q.Upstream.IP != "" {
@@ -349,9 +348,9 @@ func wireLabel(q explain.Request) string {
 	return tls
 }
 
-func dstDataplane(r *explain.Report, pod string, in *explain.Inbound) string {
+func dstDataplane(r *api.Reachability, pod string, in *api.Inbound) string {
 	if d := r.Destination; d != nil && d.Namespace+"/"+d.Name == pod && d.Dataplane != "" {
-		return " — " + d.Dataplane
+		return " — " + string(d.Dataplane)
 	}
 	if !in.Captured {
 		return " — no sidecar"
@@ -403,7 +402,7 @@ func joinLabels(parts ...string) string {
 	return strings.Join(out, "\n")
 }
 
-func graphTitle(r *explain.Report) string {
+func graphTitle(r *api.Reachability) string {
 	t := "kubectl podreach " + workloadName(r.Source)
 	switch {
 	case r.Target != nil:
@@ -420,7 +419,7 @@ func graphTitle(r *explain.Report) string {
 	return t
 }
 
-func workloadName(w explain.Workload) string { return w.Namespace + "/" + w.Name }
+func workloadName(w api.Workload) string { return w.Namespace + "/" + w.Name }
 
 // dotQuote makes s a DOT double-quoted string: quotes and backslashes
 // escaped, newlines as \n (centred lines), control characters dropped.

@@ -1,4 +1,4 @@
-// Package render prints an explain.Report: a kubectl-like table (plain or
+// Package render prints an api.Reachability: a kubectl-like table (plain or
 // wide), or the versioned JSON/YAML object of DESIGN.md §3. It only formats;
 // every fact comes from the Report.
 package render
@@ -7,12 +7,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"io"
 	"strings"
 
 	"sigs.k8s.io/yaml"
-
-	"github.com/podreach/kubectl-podreach/pkg/explain"
 )
 
 // Output formats accepted by -o.
@@ -46,7 +45,7 @@ type Options struct {
 }
 
 // Print writes r in the given format (one of Formats).
-func Print(w io.Writer, r *explain.Report, format string, opts Options) error {
+func Print(w io.Writer, r *api.Reachability, format string, opts Options) error {
 	switch format {
 	case FormatTable, "":
 		return Table(w, r, opts)
@@ -65,7 +64,7 @@ func Print(w io.Writer, r *explain.Report, format string, opts Options) error {
 
 // JSON writes the report as JSON indented by two spaces, with a final newline.
 // HTML characters are not escaped: the text is for terminals and jq.
-func JSON(w io.Writer, r *explain.Report) error {
+func JSON(w io.Writer, r *api.Reachability) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -78,7 +77,7 @@ func JSON(w io.Writer, r *explain.Report) error {
 }
 
 // YAML writes the report as YAML (the same field names as JSON).
-func YAML(w io.Writer, r *explain.Report) error {
+func YAML(w io.Writer, r *api.Reachability) error {
 	b, err := yaml.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encoding the report as YAML: %w", err)

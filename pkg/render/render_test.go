@@ -4,91 +4,89 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
-
-	"github.com/podreach/kubectl-podreach/pkg/explain"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // matrixReport is a hand-made report shaped like DESIGN.md §2: a headless
 // StatefulSet pod behind a STRICT PeerAuthentication, dialed four ways.
-func matrixReport() *explain.Report {
-	return &explain.Report{
-		APIVersion: explain.APIVersion,
-		Kind:       explain.Kind,
-		Source: explain.Workload{
+func matrixReport() *api.Reachability {
+	return &api.Reachability{
+		TypeMeta: api.TypeMeta{APIVersion: api.APIVersion, Kind: api.KindReachability},
+		Source: api.Workload{
 			Namespace: "demo", Name: "client-5d8f7c9b4-x2x7q", IP: "10.1.1.1",
 			Dataplane: "sidecar", IstioVersion: "1.31",
 			ChosenFrom:            "deploy/client: 1 of 2 ready pods",
 			OutboundTrafficPolicy: "ALLOW_ANY",
 		},
-		Destination: &explain.Workload{
+		Destination: &api.Workload{
 			Namespace: "demo", Name: "web-0", IP: "10.1.2.3", Dataplane: "sidecar",
 			PeerAuthentication: "demo/default: STRICT",
 		},
-		Mesh: explain.Mesh{
+		Mesh: api.Mesh{
 			OutboundTrafficPolicy: "ALLOW_ANY", RootNamespace: "istio-system",
 			ClusterDomain: "cluster.local", EnableAutoMtls: true, IstioVersion: "1.31",
 			ConfigMap: "istio-system/istio",
 		},
-		Ports: []explain.PortSummary{
+		Ports: []api.PortSummary{
 			{Port: 8080, Name: "http", Protocol: "HTTP", Sources: []string{"Service demo/web port http", "headless"}},
 			{Port: 9090, Protocol: "TCP", Sources: []string{"containerPort"}},
 		},
-		Requests: []explain.Request{
+		Requests: []api.Request{
 			{
 				Address: "web-0.web.demo.svc.cluster.local", Port: 8080, Host: "web-0.web.demo.svc.cluster.local:8080",
 				Protocol: "HTTP", Traffic: "http", Form: "pod-hostname", Service: "demo/web", DestinationPort: 8080,
 				ResolvedIPs: []string{"10.1.2.3"}, DialedIP: "10.1.2.3", Captured: true,
-				Outbound: &explain.Outbound{
+				Outbound: &api.Outbound{
 					Listener: "0.0.0.0_8080", RouteConfig: "8080",
 					VirtualHost: "web.demo.svc.cluster.local:8080",
 					Cluster:     "outbound|8080||web.demo.svc.cluster.local", ClusterType: "ORIGINAL_DST",
 				},
-				TLS:       explain.TLSMutual,
-				Upstream:  &explain.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 8080},
-				Inbound:   &explain.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "STRICT", FilterChain: "0.0.0.0_8080", Accepted: true},
-				Balancing: explain.BalancingNone, Verdict: explain.VerdictReaches, Reaches: "web-0",
+				TLS:       api.TLSMutual,
+				Upstream:  &api.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 8080},
+				Inbound:   &api.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "STRICT", FilterChain: "0.0.0.0_8080", Accepted: true},
+				Balancing: api.BalancingNone, Verdict: api.VerdictReaches, Reaches: "web-0",
 			},
 			{
 				Address: "web", Port: 8080, Host: "web:8080",
 				Protocol: "HTTP", Traffic: "http", Form: "service-short", Service: "demo/web", DestinationPort: 8080,
 				ResolvedIPs: []string{"10.1.2.3", "10.1.2.4", "10.1.2.5"}, Captured: true,
-				Outbound: &explain.Outbound{
+				Outbound: &api.Outbound{
 					Listener: "0.0.0.0_8080", RouteConfig: "8080",
 					VirtualHost: "web.demo.svc.cluster.local:8080",
 					Cluster:     "outbound|8080||web.demo.svc.cluster.local", ClusterType: "ORIGINAL_DST",
 				},
-				TLS:       explain.TLSMutual,
-				Upstream:  &explain.Upstream{IP: "10.1.2.3", Port: 8080, Candidates: 3},
-				Inbound:   &explain.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "STRICT", FilterChain: "0.0.0.0_8080", Accepted: true},
-				Balancing: explain.BalancingNone, Verdict: explain.VerdictLoadBalanced, Reaches: "any of 3 pods",
+				TLS:       api.TLSMutual,
+				Upstream:  &api.Upstream{IP: "10.1.2.3", Port: 8080, Candidates: 3},
+				Inbound:   &api.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "STRICT", FilterChain: "0.0.0.0_8080", Accepted: true},
+				Balancing: api.BalancingNone, Verdict: api.VerdictLoadBalanced, Reaches: "any of 3 pods",
 			},
 			{
 				Address: "10.1.2.3", Port: 8080, Host: "10.1.2.3",
 				Protocol: "HTTP", Traffic: "http", Form: "pod-ip", DestinationPort: 8080,
 				ResolvedIPs: []string{"10.1.2.3"}, DialedIP: "10.1.2.3", Captured: true,
-				Outbound: &explain.Outbound{
+				Outbound: &api.Outbound{
 					Listener: "0.0.0.0_8080", RouteConfig: "8080", VirtualHost: "allow_any",
 					Route: "allow_any", Cluster: "PassthroughCluster", ClusterType: "ORIGINAL_DST",
 				},
-				TLS:      explain.TLSPlaintext,
-				Upstream: &explain.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 8080},
-				Inbound: &explain.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "STRICT",
+				TLS:      api.TLSPlaintext,
+				Upstream: &api.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 8080},
+				Inbound: &api.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "STRICT",
 					ModeSource: "PeerAuthentication demo/default", Accepted: false, Error: "filter_chain_not_found"},
-				Balancing: explain.BalancingNone, Verdict: explain.VerdictFails, Reaches: "—",
-				Reasons: []explain.Reason{
+				Balancing: api.BalancingNone, Verdict: api.VerdictFails, Reaches: "—",
+				Reasons: []api.Reason{
 					{Code: "HOST_NOT_IN_ROUTES", Message: `Host 10.1.2.3 matches no virtual host on route "8080" → allow_any → PassthroughCluster (never mTLS)`},
 					{Code: "STRICT_PLAINTEXT", Message: `web-0 is STRICT → "filter_chain_not_found" in web-0's proxy log`},
 				},
 				Symptom: `503 upstream connect error or disconnect/reset before headers. reset reason: connection termination`,
-				Fixes: []explain.Fix{
+				Fixes: []api.Fix{
 					{Object: "caller", Message: "call web-0.web.demo.svc.cluster.local:8080"},
 					{Object: "Service demo/web", Field: "spec.ports[0].name", Message: "or leave the port unnamed / appProtocol tcp so the headless per-pod listener accepts any Host (Istio ≥ 1.12)"},
 					{Object: "PeerAuthentication demo/default", Message: "or PeerAuthentication port 8080: PERMISSIVE"},
@@ -97,64 +95,63 @@ func matrixReport() *explain.Report {
 			{
 				Address: "10.1.2.3", Port: 9090, Protocol: "TCP", Traffic: "tcp", Form: "pod-ip", DestinationPort: 9090,
 				ResolvedIPs: []string{"10.1.2.3"}, DialedIP: "10.1.2.3", Captured: true,
-				Outbound: &explain.Outbound{
+				Outbound: &api.Outbound{
 					Listener: "virtualOutbound", FilterChain: "PassthroughFilterChain",
 					Cluster: "PassthroughCluster", ClusterType: "ORIGINAL_DST",
 				},
-				TLS:       explain.TLSMutual,
-				Upstream:  &explain.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 9090},
-				Inbound:   &explain.Inbound{Pod: "demo/web-0", Port: 9090, Captured: true, Mode: "STRICT", FilterChain: "virtualInbound", Accepted: true},
-				Balancing: explain.BalancingNone, Verdict: explain.VerdictReaches, Reaches: "web-0",
+				TLS:       api.TLSMutual,
+				Upstream:  &api.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 9090},
+				Inbound:   &api.Inbound{Pod: "demo/web-0", Port: 9090, Captured: true, Mode: "STRICT", FilterChain: "virtualInbound", Accepted: true},
+				Balancing: api.BalancingNone, Verdict: api.VerdictReaches, Reaches: "web-0",
 			},
 		},
-		Summary:  explain.Summary{Requests: 4, Reaching: 3, Failing: 1},
+		Summary:  api.Summary{Requests: 4, Reaching: 3, Failing: 1},
 		Warnings: []string{"cannot list sidecars.networking.istio.io in demo (forbidden): Sidecar scoping not applied"},
 	}
 }
 
 // urlReport is the URL form: one traced request, no Ports, a Host override.
-func urlReport() *explain.Report {
-	return &explain.Report{
-		APIVersion: explain.APIVersion,
-		Kind:       explain.Kind,
-		Source:     explain.Workload{Namespace: "demo", Name: "client-0", IP: "10.1.1.1", Dataplane: "none"},
-		Destination: &explain.Workload{
+func urlReport() *api.Reachability {
+	return &api.Reachability{
+		TypeMeta: api.TypeMeta{APIVersion: api.APIVersion, Kind: api.KindReachability},
+		Source:     api.Workload{Namespace: "demo", Name: "client-0", IP: "10.1.1.1", Dataplane: "none"},
+		Destination: &api.Workload{
 			Namespace: "demo", Name: "web-0", IP: "10.1.2.3", Dataplane: "sidecar", IstioVersion: "1.30",
 			PeerAuthentication: "PeerAuthentication istio-system/default: PERMISSIVE",
 		},
-		Target: &explain.Target{URL: "http://10.1.2.3:8080/healthz", Scheme: "http", Host: "web"},
-		Mesh:   explain.Mesh{OutboundTrafficPolicy: "REGISTRY_ONLY", RootNamespace: "istio-system", ClusterDomain: "cluster.local"},
-		Requests: []explain.Request{{
+		Target: &api.Target{URL: "http://10.1.2.3:8080/healthz", Scheme: "http", Host: "web"},
+		Mesh:   api.Mesh{OutboundTrafficPolicy: "REGISTRY_ONLY", RootNamespace: "istio-system", ClusterDomain: "cluster.local"},
+		Requests: []api.Request{{
 			Address: "10.1.2.3", Port: 8080, Host: "web", Path: "/healthz", Protocol: "HTTP", Traffic: "http",
 			Form: "pod-ip", ResolvedIPs: []string{"10.1.2.3"}, DialedIP: "10.1.2.3",
 			Captured: false, KubeProxy: "no Service IP: straight to the pod",
-			TLS:       explain.TLSPlaintext,
-			Upstream:  &explain.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 8080},
-			Inbound:   &explain.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "PERMISSIVE", FilterChain: "0.0.0.0_8080", Accepted: true},
-			Balancing: explain.BalancingNone, Verdict: explain.VerdictReaches, Reaches: "web-0",
+			TLS:       api.TLSPlaintext,
+			Upstream:  &api.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 8080},
+			Inbound:   &api.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "PERMISSIVE", FilterChain: "0.0.0.0_8080", Accepted: true},
+			Balancing: api.BalancingNone, Verdict: api.VerdictReaches, Reaches: "web-0",
 		}},
-		Summary: explain.Summary{Requests: 1, Reaching: 1},
+		Summary: api.Summary{Requests: 1, Reaching: 1},
 	}
 }
 
 // urlFailsReport is the URL form failing at the destination proxy: a pod-IP
 // request leaving the SRC sidecar through PassthroughCluster in plaintext
 // toward a STRICT pod.
-func urlFailsReport() *explain.Report {
+func urlFailsReport() *api.Reachability {
 	r := matrixReport()
 	q := r.Requests[2]
 	q.Path = "/healthz"
 	r.Ports = nil
-	r.Target = &explain.Target{URL: "http://10.1.2.3:8080/healthz", Scheme: "http"}
-	r.Requests = []explain.Request{q}
-	r.Summary = explain.Summary{Requests: 1, Failing: 1}
+	r.Target = &api.Target{URL: "http://10.1.2.3:8080/healthz", Scheme: "http"}
+	r.Requests = []api.Request{q}
+	r.Summary = api.Summary{Requests: 1, Failing: 1}
 	return r
 }
 
 func TestGolden(t *testing.T) {
 	cases := []struct {
 		name   string
-		report *explain.Report
+		report *api.Reachability
 		format string
 		opts   Options
 	}{
@@ -250,8 +247,8 @@ func TestSharedNotes(t *testing.T) {
 	same.Address = "web-0.web"
 	different := fail
 	different.Address = "web-0.web.demo"
-	different.Reasons = []explain.Reason{{Message: "another reason"}}
-	r.Requests = []explain.Request{same, fail, different, r.Requests[0], other}
+	different.Reasons = []api.Reason{{Message: "another reason"}}
+	r.Requests = []api.Request{same, fail, different, r.Requests[0], other}
 	r.Ports = r.Ports[:1]
 
 	var buf bytes.Buffer
@@ -287,9 +284,9 @@ func TestColor(t *testing.T) {
 func TestEscapesTerminalSequences(t *testing.T) {
 	r := urlReport()
 	r.Source.Name = "evil\x1b[2Jpod"
-	r.Requests[0].Verdict = explain.VerdictFails
+	r.Requests[0].Verdict = api.VerdictFails
 	r.Requests[0].Symptom = "boom\x1b[31m\nsecond line"
-	r.Requests[0].Reasons = []explain.Reason{{Message: "why\x1b]0;title\x07"}}
+	r.Requests[0].Reasons = []api.Reason{{Message: "why\x1b]0;title\x07"}}
 	var buf bytes.Buffer
 	if err := Table(&buf, r, Options{}); err != nil {
 		t.Fatal(err)

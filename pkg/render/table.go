@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"io"
 	"net"
 	"slices"
@@ -13,8 +14,6 @@ import (
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 	"k8s.io/cli-runtime/pkg/printers"
-
-	"github.com/podreach/kubectl-podreach/pkg/explain"
 )
 
 const (
@@ -31,7 +30,7 @@ const (
 // one table per destination port (matrix form) or a single table (URL form),
 // with why:/fix: lines under each failing row. Warnings are not printed here:
 // the command writes them to stderr.
-func Table(w io.Writer, r *explain.Report, opts Options) error {
+func Table(w io.Writer, r *api.Reachability, opts Options) error {
 	var out bytes.Buffer
 
 	if err := writeHeaderBlock(&out, r, opts); err != nil {
@@ -63,7 +62,7 @@ func Table(w io.Writer, r *explain.Report, opts Options) error {
 
 // writeHeaderBlock prints SOURCE, DESTINATION, TARGET (URL form) and, wide,
 // MESH lines, aligned like kubectl columns.
-func writeHeaderBlock(out *bytes.Buffer, r *explain.Report, opts Options) error {
+func writeHeaderBlock(out *bytes.Buffer, r *api.Reachability, opts Options) error {
 	rows := [][]string{workloadRow("SOURCE", r.Source, sourceNotes(r))}
 	if r.Destination != nil {
 		rows = append(rows, workloadRow("DESTINATION", *r.Destination, destinationNotes(*r.Destination)))
@@ -89,8 +88,8 @@ func writeHeaderBlock(out *bytes.Buffer, r *explain.Report, opts Options) error 
 	return nil
 }
 
-func workloadRow(label string, wl explain.Workload, notes []string) []string {
-	dp := orDash(wl.Dataplane)
+func workloadRow(label string, wl api.Workload, notes []string) []string {
+	dp := orDash(string(wl.Dataplane))
 	if wl.IstioVersion != "" {
 		dp += " (istio " + wl.IstioVersion + ")"
 	}
@@ -100,14 +99,14 @@ func workloadRow(label string, wl explain.Workload, notes []string) []string {
 	return []string{label, wl.Namespace + "/" + wl.Name, orDash(wl.IP), dp, strings.Join(notes, ", ")}
 }
 
-func sourceNotes(r *explain.Report) []string {
+func sourceNotes(r *api.Reachability) []string {
 	var notes []string
 	policy := r.Source.OutboundTrafficPolicy
 	if policy == "" && r.Source.Dataplane == "sidecar" {
 		policy = r.Mesh.OutboundTrafficPolicy
 	}
 	if policy != "" {
-		notes = append(notes, "outbound policy "+policy)
+		notes = append(notes, "outbound policy "+string(policy))
 	}
 	if r.Source.Sidecar != "" {
 		notes = append(notes, prefixed("Sidecar ", r.Source.Sidecar))
@@ -118,7 +117,7 @@ func sourceNotes(r *explain.Report) []string {
 	return notes
 }
 
-func destinationNotes(wl explain.Workload) []string {
+func destinationNotes(wl api.Workload) []string {
 	var notes []string
 	if pa := wl.PeerAuthentication; pa != "" {
 		if !strings.Contains(pa, "PeerAuthentication") {
@@ -132,13 +131,13 @@ func destinationNotes(wl explain.Workload) []string {
 	return notes
 }
 
-func meshLine(m explain.Mesh) string {
+func meshLine(m api.Mesh) string {
 	parts := []string{}
 	if m.IstioVersion != "" {
 		parts = append(parts, "istio "+m.IstioVersion+" assumed")
 	}
 	if m.OutboundTrafficPolicy != "" {
-		parts = append(parts, "outboundTrafficPolicy "+m.OutboundTrafficPolicy)
+		parts = append(parts, "outboundTrafficPolicy "+string(m.OutboundTrafficPolicy))
 	}
 	if m.RootNamespace != "" {
 		parts = append(parts, "root namespace "+m.RootNamespace)
@@ -169,13 +168,13 @@ func prefixed(kind, s string) string {
 
 type group struct {
 	title    string
-	requests []explain.Request
+	requests []api.Request
 }
 
 // groupRequests splits the matrix by destination port, in Report.Ports order;
 // requests of no listed port come last under their own port title. The URL
 // form (no Ports) is one untitled group.
-func groupRequests(r *explain.Report) []group {
+func groupRequests(r *api.Reachability) []group {
 	if len(r.Ports) == 0 {
 		if len(r.Requests) == 0 {
 			return nil
@@ -196,7 +195,7 @@ func groupRequests(r *explain.Report) []group {
 		if !ok {
 			index[req.DestinationPort] = len(groups)
 			i = len(groups)
-			groups = append(groups, group{title: portTitle(explain.PortSummary{Port: req.DestinationPort})})
+			groups = append(groups, group{title: portTitle(api.PortSummary{Port: req.DestinationPort})})
 		}
 		groups[i].requests = append(groups[i].requests, req)
 	}
@@ -204,7 +203,7 @@ func groupRequests(r *explain.Report) []group {
 }
 
 // portTitle: PORT 8080 "http" (Service demo/web port http → HTTP).
-func portTitle(p explain.PortSummary) string {
+func portTitle(p api.PortSummary) string {
 	if p.Port == 0 {
 		return "PORT ?"
 	}
@@ -214,17 +213,17 @@ func portTitle(p explain.PortSummary) string {
 	}
 	switch {
 	case len(p.Sources) > 0 && p.Protocol != "":
-		s += " (" + strings.Join(p.Sources, "; ") + " → " + p.Protocol + ")"
+		s += " (" + strings.Join(p.Sources, "; ") + " → " + string(p.Protocol) + ")"
 	case len(p.Sources) > 0:
 		s += " (" + strings.Join(p.Sources, "; ") + ")"
 	case p.Protocol != "":
-		s += " (" + p.Protocol + ")"
+		s += " (" + string(p.Protocol) + ")"
 	}
 	return s
 }
 
 // writeRequests prints one table and the why:/fix: notes under failing rows.
-func writeRequests(out *bytes.Buffer, reqs []explain.Request, opts Options) error {
+func writeRequests(out *bytes.Buffer, reqs []api.Request, opts Options) error {
 	// RESULT stays last so a long symptom does not push the wide columns away.
 	header := []string{"ADDRESS", "REACHES", "BALANCING", "mTLS"}
 	if opts.Wide {
@@ -261,13 +260,13 @@ func writeRequests(out *bytes.Buffer, reqs []explain.Request, opts Options) erro
 	out.WriteString(lines[0] + "\n")
 	for i, q := range reqs {
 		out.WriteString(lines[i+1] + "\n")
-		if q.Verdict != explain.VerdictFails {
+		if q.Verdict != api.VerdictFails {
 			continue
 		}
 		ns := notes(q)
 		// Consecutive failing rows with the same why:/fix: share one copy,
 		// printed under the last of them.
-		if i+1 < len(reqs) && reqs[i+1].Verdict == explain.VerdictFails && slices.Equal(ns, notes(reqs[i+1])) {
+		if i+1 < len(reqs) && reqs[i+1].Verdict == api.VerdictFails && slices.Equal(ns, notes(reqs[i+1])) {
 			continue
 		}
 		for _, n := range ns {
@@ -277,11 +276,11 @@ func writeRequests(out *bytes.Buffer, reqs []explain.Request, opts Options) erro
 	return nil
 }
 
-func addressCell(q explain.Request) string { return addressWithHost(q, "  ") }
+func addressCell(q api.Request) string { return addressWithHost(q, "  ") }
 
 // addressWithHost is "address:port", then the Host header when the app
 // sends one that differs from it.
-func addressWithHost(q explain.Request, sep string) string {
+func addressWithHost(q api.Request, sep string) string {
 	hp := q.Address
 	if q.Port != 0 {
 		hp = net.JoinHostPort(q.Address, strconv.Itoa(int(q.Port)))
@@ -292,59 +291,59 @@ func addressWithHost(q explain.Request, sep string) string {
 	return hp
 }
 
-func balancingCell(q explain.Request) string {
+func balancingCell(q api.Request) string {
 	switch {
 	case q.Balancing == "":
 		return dash
-	case q.Verdict == explain.VerdictFails && (q.Reaches == "" || q.Reaches == dash):
+	case q.Verdict == api.VerdictFails && (q.Reaches == "" || q.Reaches == dash):
 		return dash
-	case q.Balancing == explain.BalancingNone && q.Verdict == explain.VerdictReaches:
+	case q.Balancing == api.BalancingNone && q.Verdict == api.VerdictReaches:
 		return "none (pinned)"
-	case q.Balancing == explain.BalancingNone && q.Verdict == explain.VerdictLoadBalanced:
+	case q.Balancing == api.BalancingNone && q.Verdict == api.VerdictLoadBalanced:
 		return "none (dialed IP)"
 	}
-	return q.Balancing
+	return string(q.Balancing)
 }
 
-func mtlsCell(q explain.Request) string {
+func mtlsCell(q api.Request) string {
 	switch q.TLS {
-	case explain.TLSMutual:
+	case api.TLSMutual:
 		return "yes"
-	case explain.TLSNone, "":
+	case api.TLSNone, "":
 		return dash
 	}
 	return "no"
 }
 
-func resultCell(q explain.Request) string {
+func resultCell(q api.Request) string {
 	switch q.Verdict {
-	case explain.VerdictFails:
+	case api.VerdictFails:
 		if q.Symptom != "" {
 			return "FAILS: " + q.Symptom
 		}
 		return "FAILS"
-	case explain.VerdictReaches:
+	case api.VerdictReaches:
 		return "ok"
-	case explain.VerdictLoadBalanced:
-		if q.Balancing == explain.BalancingNone {
+	case api.VerdictLoadBalanced:
+		if q.Balancing == api.BalancingNone {
 			return "ok — lands on whichever IP DNS returned"
 		}
 		return "ok"
 	}
-	return orDash(q.Verdict)
+	return orDash(string(q.Verdict))
 }
 
-func resultColor(q explain.Request) string {
+func resultColor(q api.Request) string {
 	switch q.Verdict {
-	case explain.VerdictFails:
+	case api.VerdictFails:
 		return ansiRed
-	case explain.VerdictReaches, explain.VerdictLoadBalanced:
+	case api.VerdictReaches, api.VerdictLoadBalanced:
 		return ansiGreen
 	}
 	return ""
 }
 
-func listenerCell(q explain.Request) string {
+func listenerCell(q api.Request) string {
 	o := q.Outbound
 	switch {
 	case o == nil && !q.Captured:
@@ -357,7 +356,7 @@ func listenerCell(q explain.Request) string {
 	return o.Listener
 }
 
-func routeCell(q explain.Request) string {
+func routeCell(q api.Request) string {
 	o := q.Outbound
 	switch {
 	case o == nil:
@@ -374,7 +373,7 @@ func routeCell(q explain.Request) string {
 	return dash
 }
 
-func clusterCell(q explain.Request) string {
+func clusterCell(q api.Request) string {
 	o := q.Outbound
 	if o == nil {
 		if q.KubeProxy != "" {
@@ -398,7 +397,7 @@ func clusterCell(q explain.Request) string {
 	return dash
 }
 
-func inboundCell(q explain.Request) string {
+func inboundCell(q api.Request) string {
 	in := q.Inbound
 	switch {
 	case in == nil:
@@ -419,7 +418,7 @@ func inboundCell(q explain.Request) string {
 }
 
 // notes are the why:/fix: lines under a failing row.
-func notes(q explain.Request) []string {
+func notes(q api.Request) []string {
 	var lines []string
 	for _, r := range q.Reasons {
 		lines = append(lines, wrapNote("  why: ", r.Message)...)
@@ -454,7 +453,7 @@ func wrapNote(label, msg string) []string {
 	return lines
 }
 
-func summaryLine(r *explain.Report) string {
+func summaryLine(r *api.Reachability) string {
 	s := r.Summary
 	switch {
 	case s.Requests < 2:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +13,6 @@ import (
 
 	"istio.io/istio/pilot/pkg/simulation"
 	istiolog "istio.io/istio/pkg/log"
-
-	"github.com/podreach/kubectl-podreach/pkg/explain"
 )
 
 // The figures the issue asks the suite to reach; fewer means worlds went
@@ -129,7 +128,7 @@ func TestDifferential(t *testing.T) {
 	}
 }
 
-func runPlugin(t *testing.T, w *world, args []string) *explain.Report {
+func runPlugin(t *testing.T, w *world, args []string) *api.Reachability {
 	t.Helper()
 	full := append(append([]string{}, args...), "-f", w.Path, "-o", "json")
 	cmd := exec.Command(plugin, full...)
@@ -143,7 +142,7 @@ func runPlugin(t *testing.T, w *world, args []string) *explain.Report {
 		t.Errorf("kubectl-podreach %s: %v\n%s", strings.Join(full, " "), err, stderr.String())
 		return nil
 	}
-	rep := &explain.Report{}
+	rep := &api.Reachability{}
 	if err := json.Unmarshal(stdout.Bytes(), rep); err != nil {
 		t.Errorf("kubectl-podreach %s: decoding report: %v", strings.Join(full, " "), err)
 		return nil
@@ -155,7 +154,7 @@ type fieldDiff struct{ field, ours, istio string }
 
 // compareRequest replays one of our requests through Istio and lists the
 // fields that differ. ok is false when Istio has no say in the request.
-func compareRequest(t *testing.T, is *istio, rep *explain.Report, r explain.Request) (diffs []fieldDiff, ok bool) {
+func compareRequest(t *testing.T, is *istio, rep *api.Reachability, r api.Request) (diffs []fieldDiff, ok bool) {
 	t.Helper()
 	if r.DialedIP == "" {
 		return nil, false
@@ -174,7 +173,7 @@ func compareRequest(t *testing.T, is *istio, rep *explain.Report, r explain.Requ
 	}
 
 	tls := r.TLS // what reaches the destination when no source proxy is in the way
-	if rep.Source.Dataplane == explain.DataplaneSidecar && r.Captured {
+	if rep.Source.Dataplane == api.DataplaneSidecar && r.Captured {
 		src, err := is.sidecarFor(rep.Source.Namespace + "/" + rep.Source.Name)
 		if err != nil {
 			t.Errorf("%v", err)
@@ -202,7 +201,7 @@ func compareRequest(t *testing.T, is *istio, rep *explain.Report, r explain.Requ
 	}
 
 	in := r.Inbound
-	if in != nil && in.Captured && tls != explain.TLSNone && in.Pod != "" {
+	if in != nil && in.Captured && tls != api.TLSNone && in.Pod != "" {
 		dst, err := is.sidecarFor(in.Pod)
 		if err != nil {
 			t.Errorf("%v", err)
@@ -220,10 +219,10 @@ func compareRequest(t *testing.T, is *istio, rep *explain.Report, r explain.Requ
 }
 
 // ours projects our report onto the fields Istio's simulator reports.
-func ours(r explain.Request) outcome {
+func ours(r api.Request) outcome {
 	ob := r.Outbound
 	if ob == nil {
-		ob = &explain.Outbound{}
+		ob = &api.Outbound{}
 	}
 	o := outcome{
 		Listener:       ob.Listener,
@@ -248,7 +247,7 @@ func ours(r explain.Request) outcome {
 		}
 	}
 	if o.Error != "" {
-		o.TLS = explain.TLSNone
+		o.TLS = api.TLSNone
 	}
 	if ob.ClusterType == "EDS" && r.Upstream != nil {
 		o.Upstream = "in EDS"

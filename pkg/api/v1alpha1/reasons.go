@@ -1,0 +1,111 @@
+package v1alpha1
+
+// ReasonCode names why a stage did what it did. Every code below is part of
+// the contract: its meaning does not change within v1alpha1. The Istio rule
+// behind each is described in docs/MODEL.md.
+type ReasonCode string
+
+const (
+	// ReasonDNSNXDomain (stage resolve, fail): the name does not resolve in
+	// cluster DNS from the source's namespace (search path, ndots), or the
+	// dynamic forward proxy cannot resolve the Host. Field: Host.
+	ReasonDNSNXDomain ReasonCode = "DNS_NXDOMAIN"
+	// ReasonNoVirtualHost (stage route, fail): the Host header matches no
+	// virtual host of the HTTP route configuration (Envoy 404 NR).
+	// Fields: Host, RouteConfig.
+	ReasonNoVirtualHost ReasonCode = "NO_VIRTUAL_HOST"
+	// ReasonNoRouteMatch (stage route, fail): a VirtualService's routes match
+	// none of the request's path/headers (Envoy 404 NR). Field: Object (the VirtualService).
+	ReasonNoRouteMatch ReasonCode = "NO_ROUTE_MATCH"
+	// ReasonDirectResponse (stage route, fail): a VirtualService route
+	// answers itself (directResponse, redirect). Fields: Status, Object.
+	ReasonDirectResponse ReasonCode = "DIRECT_RESPONSE"
+	// ReasonRegistryOnlyBlocked (stage route or cluster, fail): outbound
+	// traffic policy REGISTRY_ONLY and no registered service for the Host
+	// (block_all answers 502) or the IP:port (BlackHoleCluster).
+	// Fields: Host, RouteConfig (HTTP), Cluster.
+	ReasonRegistryOnlyBlocked ReasonCode = "REGISTRY_ONLY_BLOCKED"
+	// ReasonUnknownDestination (stage route, fail): a route sends to a host
+	// this proxy has no cluster for (Envoy 503 NC). Fields: Cluster, Object (the VirtualService, TCP).
+	ReasonUnknownDestination ReasonCode = "UNKNOWN_DESTINATION"
+	// ReasonVirtualServiceTCP (stage route, pass): a VirtualService tcp route
+	// picks the cluster. Fields: Object (the VirtualService), Cluster.
+	ReasonVirtualServiceTCP ReasonCode = "VIRTUAL_SERVICE_TCP"
+	// ReasonPassthrough (stage cluster, pass): the request leaves through
+	// PassthroughCluster (or the dynamic forward proxy): the app's bytes to
+	// the dialed IP, no mTLS, no L7 balancing. Fields: Host, RouteConfig,
+	// Cluster; Rule says which rule sent it there.
+	ReasonPassthrough ReasonCode = "PASSTHROUGH"
+	// ReasonUnknownPort (stage cluster, fail): the route names a port the
+	// service does not have (Envoy 503 NC). Fields: Object, Port.
+	ReasonUnknownPort ReasonCode = "UNKNOWN_PORT"
+	// ReasonNoEndpoints (stage cluster or kube-proxy, fail): the cluster or
+	// the Service has no ready endpoint (503 UH, connection refused).
+	// Fields: Object (the Service) or Cluster, Port.
+	ReasonNoEndpoints ReasonCode = "NO_ENDPOINTS"
+	// ReasonNoServicePort (stage kube-proxy, fail): a ClusterIP dialed on a
+	// port no Service declares: kube-proxy has no rule, nothing answers.
+	// Fields: IP, Port.
+	ReasonNoServicePort ReasonCode = "NO_SERVICE_PORT"
+	// ReasonClientTLS (stage clientTLS, pass): what the client side sends
+	// and which rule decided it. Fields: Rule (a ClientTLSRule), Object (the
+	// DestinationRule, PeerAuthentication or Service), Mode, Pod, IP, Port.
+	ReasonClientTLS ReasonCode = "CLIENT_TLS"
+	// ReasonStrictRejectsPlaintext (stage inbound, fail): the destination
+	// port has no filter chain for these bytes (plaintext into STRICT, or
+	// TLS into a PERMISSIVE HTTP port): filter_chain_not_found.
+	// Fields: Pod, Port, Mode, Object (the PeerAuthentication).
+	ReasonStrictRejectsPlaintext ReasonCode = "STRICT_REJECTS_PLAINTEXT"
+	// ReasonStrictRejectsNonIstioTLS (stage inbound, fail): TLS that is not
+	// Istio mTLS into a STRICT port: the handshake fails.
+	ReasonStrictRejectsNonIstioTLS ReasonCode = "STRICT_REJECTS_NON_ISTIO_TLS"
+	// ReasonProtocolError (stage inbound, fail): a chain matched but its HTTP
+	// codec cannot read the bytes (raw TCP on an HTTP port, mTLS into a
+	// DISABLE HTTP chain).
+	ReasonProtocolError ReasonCode = "PROTOCOL_ERROR"
+	// ReasonInboundRejected (stage inbound, fail): Istio mTLS reaches an
+	// application that cannot read it (no sidecar, port excluded from
+	// capture, DISABLE TCP chain). Inbound.Rejection says which.
+	ReasonInboundRejected ReasonCode = "INBOUND_REJECTED"
+	// ReasonWrongDestination (stage verdict, fail): the request is served,
+	// but not by the pod that was asked about (another endpoint, another
+	// Service, an address outside the cluster). Fields: Pod, IP, Cluster, Object.
+	ReasonWrongDestination ReasonCode = "WRONG_DESTINATION"
+)
+
+// ReasonCodes lists every ReasonCode.
+var ReasonCodes = []ReasonCode{ReasonDNSNXDomain, ReasonNoVirtualHost, ReasonNoRouteMatch, ReasonDirectResponse,
+	ReasonRegistryOnlyBlocked, ReasonUnknownDestination, ReasonVirtualServiceTCP, ReasonPassthrough, ReasonUnknownPort,
+	ReasonNoEndpoints, ReasonNoServicePort, ReasonClientTLS, ReasonStrictRejectsPlaintext, ReasonStrictRejectsNonIstioTLS,
+	ReasonProtocolError, ReasonInboundRejected, ReasonWrongDestination}
+
+// Rule refines a reason code: which of the code's Istio rules applied.
+type Rule string
+
+// Rules of ReasonClientTLS.
+const (
+	RuleDestinationRuleTLS   Rule = "destination-rule-tls"    // a DestinationRule's tls.mode wins (cluster_tls.go buildUpstreamTLSSettings)
+	RuleAutoMTLSOff          Rule = "auto-mtls-off"           // meshConfig.enableAutoMtls false and no DestinationRule TLS
+	RuleMeshExternal         Rule = "mesh-external"           // a MESH_EXTERNAL ServiceEntry: auto mTLS does not apply
+	RuleHeadlessNoEndpoints  Rule = "headless-no-endpoints"   // auto mTLS on an ORIGINAL_DST port without endpoints
+	RuleHeadlessAllOrNothing Rule = "headless-all-or-nothing" // an endpoint of the headless port lacks a sidecar: all plaintext
+	RuleNamespaceDisable     Rule = "namespace-disable"       // the service namespace's PeerAuthentication is DISABLE
+	RuleAutoMTLS             Rule = "auto-mtls"               // auto mTLS toward endpoints with sidecars
+	RuleEndpointNoSidecar    Rule = "endpoint-no-sidecar"     // the endpoint has no tlsMode=istio label
+	RuleEndpointDisable      Rule = "endpoint-disable"        // the endpoint workload's own policy is DISABLE for its port
+	RulePassthroughPlaintext Rule = "passthrough-plaintext"   // PassthroughCluster never originates mTLS
+	RuleNoEndpoint           Rule = "no-endpoint"             // no endpoint to send to
+)
+
+// Rules of ReasonPassthrough.
+const (
+	RuleNoVirtualHost       Rule = "no-virtual-host"       // HTTP: no virtual host for the Host → allow_any
+	RuleNoListener          Rule = "no-listener"           // no IP_PORT or 0.0.0.0_PORT listener → virtualOutbound
+	RulePassthroughChain    Rule = "passthrough-chain"     // non-HTTP bytes on a listener's PassthroughFilterChain
+	RuleDynamicForwardProxy Rule = "dynamic-forward-proxy" // ALLOW_ANY_DYNAMIC_DNS: the Host, not the dialed IP
+)
+
+// Rules lists every Rule.
+var Rules = []Rule{RuleDestinationRuleTLS, RuleAutoMTLSOff, RuleMeshExternal, RuleHeadlessNoEndpoints, RuleHeadlessAllOrNothing,
+	RuleNamespaceDisable, RuleAutoMTLS, RuleEndpointNoSidecar, RuleEndpointDisable, RulePassthroughPlaintext, RuleNoEndpoint,
+	RuleNoVirtualHost, RuleNoListener, RulePassthroughChain, RuleDynamicForwardProxy}

@@ -1,0 +1,273 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// TypeMeta is apiVersion and kind, in that order (metav1.TypeMeta puts kind
+// first; the report has always printed apiVersion first).
+type TypeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+// GetObjectKind makes the report a runtime.Object.
+func (t *TypeMeta) GetObjectKind() schema.ObjectKind { return t }
+
+// SetGroupVersionKind sets apiVersion and kind.
+func (t *TypeMeta) SetGroupVersionKind(gvk schema.GroupVersionKind) {
+	t.APIVersion, t.Kind = gvk.ToAPIVersionAndKind()
+}
+
+// GroupVersionKind reads apiVersion and kind.
+func (t *TypeMeta) GroupVersionKind() schema.GroupVersionKind {
+	return schema.FromAPIVersionAndKind(t.APIVersion, t.Kind)
+}
+
+// Reachability answers `kubectl podreach SRC DST`: every request examined,
+// each with its path stage by stage, its verdict, reasons and fixes.
+//
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+type Reachability struct {
+	TypeMeta    `json:",inline"`
+	Source      Workload      `json:"source"`
+	Destination *Workload     `json:"destination,omitempty"`
+	Target      *Target       `json:"target,omitempty"` // set for the URL form
+	Mesh        Mesh          `json:"mesh"`
+	Ports       []PortSummary `json:"ports,omitempty"` // matrix form: one entry per destination port examined
+	Requests    []Request     `json:"requests"`
+	Summary     Summary       `json:"summary"`
+	Warnings    []string      `json:"warnings,omitempty"`
+}
+
+var _ runtime.Object = &Reachability{}
+
+// Workload describes SRC or DST.
+type Workload struct {
+	Namespace    string    `json:"namespace"`
+	Name         string    `json:"name"`
+	IP           string    `json:"ip,omitempty"`
+	Dataplane    Dataplane `json:"dataplane"`
+	IstioVersion string    `json:"istioVersion,omitempty"` // from the istio-proxy image tag
+	HostNetwork  bool      `json:"hostNetwork,omitempty"`
+	// ChosenFrom is set when the pod was picked from a workload (deploy/NAME ...).
+	ChosenFrom string `json:"chosenFrom,omitempty"`
+	// PeerAuthentication summarises the effective server-side mTLS policy (DST only).
+	PeerAuthentication string `json:"peerAuthentication,omitempty"`
+	// Sidecar names the Sidecar resource scoping this proxy (SRC only), NS/NAME.
+	Sidecar string `json:"sidecar,omitempty"`
+	// OutboundTrafficPolicy in force for this proxy (SRC only).
+	OutboundTrafficPolicy OutboundPolicy `json:"outboundTrafficPolicy,omitempty"`
+}
+
+// Target is the URL form's input as parsed.
+type Target struct {
+	URL    string `json:"url"`
+	Scheme string `json:"scheme"` // http | https | grpc | tcp | auto
+	Host   string `json:"host"`   // Host header override, if any
+}
+
+// Mesh is the mesh-wide configuration the answer assumed.
+type Mesh struct {
+	OutboundTrafficPolicy OutboundPolicy `json:"outboundTrafficPolicy"`
+	RootNamespace         string         `json:"rootNamespace"`
+	ClusterDomain         string         `json:"clusterDomain"`
+	EnableAutoMtls        bool           `json:"enableAutoMtls"`
+	IstioVersion          string         `json:"istioVersion,omitempty"` // the version the model assumed
+	ConfigMap             string         `json:"configMap,omitempty"`
+}
+
+// PortSummary describes one destination (pod) port of the matrix.
+type PortSummary struct {
+	Port     int32    `json:"port"`
+	Name     string   `json:"name,omitempty"`
+	Protocol Protocol `json:"protocol"` // Istio's protocol on the DST side (inbound)
+	// Sources says why the port is examined: "Service demo/web port http", "containerPort", "--port".
+	Sources []string `json:"sources,omitempty"`
+}
+
+// Request is one (address, port) the application could dial, followed
+// through the data path.
+type Request struct {
+	Address string `json:"address"` // what the app dials (hostname or IP)
+	Port    int32  `json:"port"`
+	Host    string `json:"host"`           // Host header sent (HTTP); "" for TCP
+	Path    string `json:"path,omitempty"` // HTTP path (URL form)
+	// Protocol is Istio's protocol for that port on the path taken.
+	Protocol Protocol `json:"protocol"`
+	// Traffic is what the app sends.
+	Traffic Traffic `json:"traffic"`
+	// Form classifies the address.
+	Form AddressForm `json:"form,omitempty"`
+	// Service is NS/NAME of the Service the address names, if any.
+	Service string `json:"service,omitempty"`
+	// DestinationPort is the DST pod port this row belongs to (matrix form).
+	DestinationPort int32 `json:"destinationPort,omitempty"`
+
+	ResolvedIPs []string `json:"resolvedIPs"`
+	DialedIP    string   `json:"dialedIP,omitempty"`
+	DNS         string   `json:"dns,omitempty"` // how the name resolved (or why not)
+
+	// Captured is false when the SRC sidecar does not intercept this flow.
+	Captured bool      `json:"captured"`
+	Outbound *Outbound `json:"outbound,omitempty"`
+	// KubeProxy describes the path when there is no SRC proxy in the way.
+	KubeProxy string `json:"kubeProxy,omitempty"`
+
+	TLS TLS `json:"tls"`
+	// Upstream is where the connection lands.
+	Upstream *Upstream `json:"upstream,omitempty"`
+	Inbound  *Inbound  `json:"inbound,omitempty"`
+
+	Balancing Balancing `json:"balancing"`
+	Verdict   Verdict   `json:"verdict"`
+	// Reaches is for people: "web-0", "any of 3 pods", "—". Scripts read
+	// ReachesTarget.
+	Reaches       string   `json:"reaches"`
+	ReachesTarget *Reaches `json:"reachesTarget,omitempty"`
+	// Steps is the data path stage by stage, in order; reasons, -o wide,
+	// -o dot and the table's why: lines are all drawn from it.
+	Steps   []Step   `json:"steps"`
+	Reasons []Reason `json:"reasons,omitempty"`
+	Symptom string   `json:"symptom,omitempty"`
+	Fixes   []Fix    `json:"fixes,omitempty"`
+}
+
+// Reaches is the structured form of Request.Reaches.
+type Reaches struct {
+	Kind ReachesKind `json:"kind"`
+	// Pod is NS/NAME of the pod reached (kind pod), or of the one endpoint.
+	Pod string `json:"pod,omitempty"`
+	// IP is the address reached when it is not a pod (kind ip).
+	IP string `json:"ip,omitempty"`
+	// Endpoints is how many endpoints the balancer or DNS chooses among (kind endpoints).
+	Endpoints int `json:"endpoints,omitempty"`
+	// Weight is the percentage of a weighted split that goes to the analysed destination.
+	Weight int32 `json:"weight,omitempty"`
+}
+
+// Step is one stage of the data path as a request passes it.
+type Step struct {
+	Stage Stage `json:"stage"`
+	// Proxy is who acts: "NS/NAME" of the pod whose proxy (or app) it is,
+	// "dns" or "kube-proxy".
+	Proxy string `json:"proxy,omitempty"`
+	// Name is the object the stage picked, named as Istio/Envoy name it: a
+	// listener, "ROUTECONFIG/VIRTUALHOST", a cluster, a filter chain; an
+	// IP list for resolve; the TLS for clientTLS.
+	Name   string     `json:"name,omitempty"`
+	Result StepResult `json:"result"`
+	// Reason says why, when the stage has something to say (always on fail).
+	Reason *Reason `json:"reason,omitempty"`
+}
+
+// Outbound is the SRC proxy's path, named exactly as Istio names it.
+type Outbound struct {
+	Listener    string `json:"listener"`              // 0.0.0.0_8080, 10.96.0.10_8080, 10.1.2.3_8080, virtualOutbound
+	FilterChain string `json:"filterChain,omitempty"` // PassthroughFilterChain, virtualOutbound-catchall-tcp, ...
+	RouteConfig string `json:"routeConfig"`           // "" for TCP paths
+	VirtualHost string `json:"virtualHost"`           // or allow_any / block_all
+	Route       string `json:"route,omitempty"`       // VirtualService route name, "default", allow_any, block_all
+	Cluster     string `json:"cluster"`               // "" when Envoy answers itself
+	// WeightedClusters is set when the route splits traffic.
+	WeightedClusters []WeightedCluster `json:"weightedClusters,omitempty"`
+	DirectResponse   int               `json:"directResponse,omitempty"` // e.g. 502 for block_all
+	ClusterType      ClusterType       `json:"clusterType,omitempty"`
+}
+
+// WeightedCluster is one member of a weighted split.
+type WeightedCluster struct {
+	Cluster string `json:"cluster"`
+	Weight  int32  `json:"weight"`
+}
+
+// Upstream is the endpoint the connection reaches.
+type Upstream struct {
+	Pod  string `json:"pod,omitempty"` // NS/NAME of the pod at that IP, if known
+	IP   string `json:"ip"`
+	Port int32  `json:"port"`
+	// Candidates is how many endpoints the balancer (or DNS) chooses among.
+	Candidates int `json:"candidates,omitempty"`
+}
+
+// Inbound is the DST proxy's verdict (or the app's, without a sidecar).
+type Inbound struct {
+	Pod         string `json:"pod,omitempty"`
+	Port        int32  `json:"port"`
+	Captured    bool   `json:"captured"`             // false: no sidecar or port excluded
+	Mode        string `json:"mode,omitempty"`       // effective PeerAuthentication mode for the port (MTLSMode, or "not enforced (…)")
+	ModeSource  string `json:"modeSource,omitempty"` // which PeerAuthentication decided it
+	Protocol    string `json:"protocol,omitempty"`   // inbound protocol of the port (a Protocol, or "undeclared (passthrough)")
+	FilterChain string `json:"filterChain,omitempty"`
+	VirtualHost string `json:"virtualHost,omitempty"` // inbound|http|8080
+	Cluster     string `json:"cluster,omitempty"`     // inbound|8080||, InboundPassthroughCluster
+	Accepted    bool   `json:"accepted"`
+	// Error is the text Istio's simulation and Envoy use for the rejection
+	// (no filter chains matched | protocol error | invalid mTLS) or a
+	// description of what the application receives.
+	Error string `json:"error,omitempty"`
+	// Rejection classifies Error.
+	Rejection Rejection `json:"rejection,omitempty"`
+}
+
+// Reason is why a stage did what it did. Message is rendered from the
+// structured fields; tools key on Code and the fields, never on Message.
+type Reason struct {
+	Code    ReasonCode `json:"code"`
+	Message string     `json:"message"`
+	// Rule refines Code: which of its Istio rules applied.
+	Rule Rule `json:"rule,omitempty"`
+	// Object is the Kubernetes or Istio object the reason names.
+	Object *ObjectRef `json:"object,omitempty"`
+	// Port is the port the reason is about (the dialed port, the target port…).
+	Port int32 `json:"port,omitempty"`
+	// Mode is the mTLS mode: the server's PeerAuthentication mode
+	// (STRICT|PERMISSIVE|DISABLE) or a DestinationRule's tls.mode.
+	Mode string `json:"mode,omitempty"`
+	// Host is the Host header or hostname the reason is about.
+	Host string `json:"host,omitempty"`
+	// Cluster is the Envoy cluster the reason is about.
+	Cluster string `json:"cluster,omitempty"`
+	// RouteConfig is the Envoy route configuration the reason is about.
+	RouteConfig string `json:"routeConfig,omitempty"`
+	// Pod is NS/NAME of the pod the reason is about.
+	Pod string `json:"pod,omitempty"`
+	// IP is the address the reason is about.
+	IP string `json:"ip,omitempty"`
+	// Status is an HTTP status Envoy answers itself (direct response).
+	Status int `json:"status,omitempty"`
+}
+
+// ObjectRef names an object as kind/namespace/name.
+type ObjectRef struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// String is "Kind NS/NAME".
+func (o ObjectRef) String() string {
+	if o.Namespace == "" {
+		return o.Kind + " " + o.Name
+	}
+	return o.Kind + " " + o.Namespace + "/" + o.Name
+}
+
+// Fix is the smallest change that would make a failing request work.
+type Fix struct {
+	Object  string `json:"object"`          // "Service demo/web", "PeerAuthentication demo/default", "caller"
+	Field   string `json:"field,omitempty"` // "spec.ports[0].name"
+	Message string `json:"message"`
+	// For is the reason code the fix answers.
+	For ReasonCode `json:"for,omitempty"`
+	// Ref is the object to change, when it exists or is named.
+	Ref *ObjectRef `json:"ref,omitempty"`
+}
+
+// Summary counts the requests by outcome.
+type Summary struct {
+	Requests int `json:"requests"`
+	Reaching int `json:"reaching"` // reaches-destination + load-balanced
+	Failing  int `json:"failing"`
+}
