@@ -114,7 +114,7 @@ func matrixReport() *api.Reachability {
 func urlReport() *api.Reachability {
 	return &api.Reachability{
 		TypeMeta: api.TypeMeta{APIVersion: api.APIVersion, Kind: api.KindReachability},
-		Source:     api.Workload{Namespace: "demo", Name: "client-0", IP: "10.1.1.1", Dataplane: "none"},
+		Source:   api.Workload{Namespace: "demo", Name: "client-0", IP: "10.1.1.1", Dataplane: "none"},
 		Destination: &api.Workload{
 			Namespace: "demo", Name: "web-0", IP: "10.1.2.3", Dataplane: "sidecar", IstioVersion: "1.30",
 			PeerAuthentication: "PeerAuthentication istio-system/default: PERMISSIVE",
