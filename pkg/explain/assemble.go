@@ -2,10 +2,11 @@ package explain
 
 import (
 	"fmt"
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"sort"
 	"strconv"
 	"strings"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -53,7 +54,7 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 		for _, g := range groups {
 			rep.Ports = append(rep.Ports, g.summary)
 			for _, c := range m.matrixCalls(src, dst, g, q.Traffic) {
-				rep.Requests = append(rep.Requests, t.finish(t.trace(c)))
+				rep.Requests = append(rep.Requests, t.trace(c))
 			}
 		}
 	} else {
@@ -65,7 +66,7 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 		// landing anywhere else (Host-routed to another Service, captured by
 		// a ServiceEntry listener) is a wrong destination, not a success.
 		t.dst = m.dialedPod(src, c.address)
-		r := t.finish(t.trace(c))
+		r := t.trace(c)
 		rep.Requests = append(rep.Requests, r)
 		rep.Target = &api.Target{URL: q.Target.Raw, Scheme: q.Target.Scheme, Host: q.Target.HostHeader}
 		// DST is the pod the app dialed, else the pod the request lands on.
@@ -114,11 +115,9 @@ func (m *model) workload(p *corev1.Pod, chosen string) api.Workload {
 	}
 	if w.Dataplane == api.DataplaneSidecar {
 		pa := m.composePeerAuthentication(p.Namespace, p.Labels)
-		w.PeerAuthentication = pa.source
-		if pa.source == "no PeerAuthentication: PERMISSIVE by default" {
-			w.PeerAuthentication = "PERMISSIVE (no PeerAuthentication)"
-		} else {
-			w.PeerAuthentication = strings.TrimPrefix(pa.source, "PeerAuthentication ") + ": " + string(pa.mode)
+		w.PeerAuthentication = pa.summary()
+		if pa.decider != nil {
+			w.PeerAuthenticationRef = ref("PeerAuthentication", pa.decider.Namespace, pa.decider.Name)
 		}
 		if len(pa.perPort) > 0 {
 			var ps []string

@@ -2,9 +2,10 @@ package explain_test
 
 import (
 	"context"
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"path/filepath"
 	"testing"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	"github.com/podreach/kubectl-podreach/pkg/explain"
 	"github.com/podreach/kubectl-podreach/pkg/inspect"

@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	"github.com/podreach/kubectl-podreach/pkg/explain"
 	"github.com/podreach/kubectl-podreach/pkg/inspect"

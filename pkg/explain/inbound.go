@@ -2,9 +2,10 @@ package explain
 
 import (
 	"fmt"
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"sort"
 	"strconv"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -143,6 +144,59 @@ func resolveTargetPort(pod *corev1.Pod, sp *servicePort) (int32, bool) {
 	return sp.port, true
 }
 
+// inboundStage is the DST side of the connection the cluster stage landed:
+// its sidecar's virtualInbound listener (inbound below), or the
+// application itself without a sidecar.
+func (t *tracer) inboundStage(f *flow) {
+	ld := f.land
+	if ld.pod == nil {
+		return
+	}
+	in := t.m.inbound(ld.pod, ld.port, ld.tls, f.c.traffic)
+	f.r.Inbound = &in
+	if in.Accepted {
+		f.step(api.Step{Stage: api.StageInbound, Proxy: in.Pod, Name: inboundStepName(in)})
+		return
+	}
+	var decider *api.ObjectRef
+	if in.Captured {
+		decider = t.m.composePeerAuthentication(ld.pod.Namespace, ld.pod.Labels).deciderRef(in.Port)
+	}
+	f.fail(api.StageInbound, in.Pod, inboundStepName(in), api.Reason{Code: inboundCode(in.Rejection), Mode: in.Mode, Source: in.ModeSource,
+		Pod: in.Pod, Port: in.Port, Detail: in.Error, Object: decider}, t.rejectSymptom(in, ld, f.viaHCM))
+}
+
+// inboundStepName is the inbound stage as -o wide shows it.
+func inboundStepName(in api.Inbound) string {
+	switch {
+	case !in.Captured && in.Accepted:
+		return "not captured (app answers)"
+	case !in.Accepted:
+		if in.Error != "" {
+			return "rejected: " + in.Error
+		}
+		return "rejected"
+	}
+	s := dashIfEmpty(in.FilterChain)
+	if in.Mode != "" {
+		s += " (" + in.Mode + ")"
+	}
+	return s
+}
+
+// inboundCode is the reason code of a rejection.
+func inboundCode(r api.Rejection) api.ReasonCode {
+	switch r {
+	case api.RejectNoFilterChain:
+		return api.ReasonStrictRejectsPlaintext
+	case api.RejectInvalidMTLS:
+		return api.ReasonStrictRejectsNonIstioTLS
+	case api.RejectProtocolError:
+		return api.ReasonProtocolError
+	}
+	return api.ReasonInboundRejected
+}
+
 // inbound mirrors the destination sidecar's virtualInbound listener
 // (listener_inbound.go buildInboundListeners, filterchain_options.go
 // getFilterChainMatchOptions, Istio 1.31): per target port chains named
@@ -158,7 +212,7 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls api.TLS, traffic api.Tr
 		in.Captured = false
 		switch {
 		case tls == api.TLSMutual:
-			in.Error = "the application has no sidecar and receives Istio mTLS bytes it cannot read"
+			in.Error, in.Rejection = "the application has no sidecar and receives Istio mTLS bytes it cannot read", api.RejectMTLSToApp
 		default:
 			in.Accepted = true
 		}
@@ -168,7 +222,7 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls api.TLS, traffic api.Tr
 		in.Captured = false
 		in.Mode = "not enforced (" + why + ")"
 		if tls == api.TLSMutual {
-			in.Error = "the port bypasses the sidecar (" + why + "); the application receives Istio mTLS bytes"
+			in.Error, in.Rejection = "the port bypasses the sidecar ("+why+"); the application receives Istio mTLS bytes", api.RejectMTLSPortExcluded
 		} else {
 			in.Accepted = true
 		}
@@ -184,25 +238,25 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls api.TLS, traffic api.Tr
 		proto = chain.protocol
 		in.Protocol = string(proto)
 		in.FilterChain = chain.name
-		in.Cluster = fmt.Sprintf("inbound|%d||", port)
+		in.Cluster = inboundCluster(port).String()
 	} else {
 		in.Protocol = "undeclared (passthrough)"
-		in.Cluster = "InboundPassthroughCluster"
-		if traffic == "http" {
-			in.FilterChain = "virtualInbound-catchall-http"
+		in.Cluster = inboundPassthroughCluster
+		if traffic == api.TrafficHTTP {
+			in.FilterChain = virtualInboundCatchAllHTTP
 		} else {
-			in.FilterChain = "virtualInbound"
+			in.FilterChain = virtualInboundListener
 		}
 	}
 	httpChain := isHTTP(proto)
 	if chain != nil && (httpChain || proto == api.ProtocolAuto && traffic == "http") {
 		in.VirtualHost = fmt.Sprintf("inbound|http|%d", chain.servicePort)
 	} else if chain == nil && traffic == "http" {
-		in.VirtualHost = "inbound|http|0"
+		in.VirtualHost = inboundPassthroughVirtualHost
 	}
-	reject := func(msg string) api.Inbound {
+	reject := func() api.Inbound {
 		in.Accepted = false
-		in.Error = msg
+		in.Error, in.Rejection = "no filter chains matched", api.RejectNoFilterChain
 		in.FilterChain, in.VirtualHost, in.Cluster = "", "", ""
 		return in
 	}
@@ -210,7 +264,7 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls api.TLS, traffic api.Tr
 	// cannot read the bytes (simulation/traffic.go ErrProtocolError).
 	protocolError := func() api.Inbound {
 		in.Accepted = false
-		in.Error = "protocol error"
+		in.Error, in.Rejection = "protocol error", api.RejectProtocolError
 		in.VirtualHost, in.Cluster = "", ""
 		return in
 	}
@@ -222,23 +276,23 @@ func (m *model) inbound(pod *corev1.Pod, port int32, tls api.TLS, traffic api.Tr
 			// The STRICT chain matches on transport "tls"; the handshake then
 			// fails for want of an Istio client certificate (traffic.go sets
 			// FilterChainMatched before ErrMTLSError).
-			in.Accepted, in.Error = false, "invalid mTLS"
+			in.Accepted, in.Error, in.Rejection = false, "invalid mTLS", api.RejectInvalidMTLS
 			in.VirtualHost, in.Cluster = "", ""
 			return in
 		default:
-			return reject("no filter chains matched")
+			return reject()
 		}
 	case api.MTLSDisable:
 		if tls == api.TLSMutual && chain != nil {
 			if httpChain {
 				return protocolError()
 			}
-			in.Error = "the sidecar passes the Istio mTLS bytes through to the application (DISABLE)"
+			in.Error, in.Rejection = "the sidecar passes the Istio mTLS bytes through to the application (DISABLE)", api.RejectMTLSPassedThrough
 			return in
 		}
 	default: // PERMISSIVE
 		if tls == api.TLSSimple && chain != nil && httpChain {
-			return reject("no filter chains matched")
+			return reject()
 		}
 	}
 	if httpChain && traffic != "http" && tls != api.TLSSimple {

@@ -2,13 +2,14 @@ package explain
 
 import (
 	"fmt"
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net"
 	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"

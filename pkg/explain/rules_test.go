@@ -1,10 +1,11 @@
 package explain
 
 import (
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"reflect"
 	"testing"
 	"time"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

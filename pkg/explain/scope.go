@@ -1,10 +1,11 @@
 package explain
 
 import (
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"sort"
 	"strconv"
 	"strings"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	corev1 "k8s.io/api/core/v1"
 

@@ -2,12 +2,13 @@ package explain
 
 import (
 	"fmt"
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	corev1 "k8s.io/api/core/v1"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
 
-// Symptoms users see (ISTIO-BEHAVIOR.md §4.2, §5.4; Envoy response flags).
+// Symptoms users see (docs/MODEL.md "Symptoms"; Envoy response flags).
 const (
 	symptomUC       = `503 "upstream connect error or disconnect/reset before headers. reset reason: connection termination" (UC); DST's sidecar logs filter_chain_not_found (NR)`
 	symptomResetTCP = "connection reset by peer right after connect (curl: (56) Recv failure / (52) Empty reply); DST's sidecar logs filter_chain_not_found (NR)"
@@ -16,55 +17,30 @@ const (
 	// TLS handshake fails on it.
 	symptomMTLSToDisabled = `503 "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error: … WRONG_VERSION_NUMBER" (UF) — DST's sidecar (mTLS DISABLE) reads the TLS handshake as bad HTTP`
 	symptomTLSToPlainApp  = `503 "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS_error" — the client sidecar talks mTLS to an app without sidecar`
+	symptomServedByOther  = "the request succeeds but is served by another pod"
 )
 
-func (t *tracer) fail(r *api.Request, code api.ReasonCode, msg string) {
-	r.Verdict = api.VerdictFails
-	if r.Reaches == "" {
-		r.Reaches = "—"
-	}
-	if r.Balancing == "" {
-		r.Balancing = api.BalancingNone
-	}
-	r.Reasons = append(r.Reasons, api.Reason{Code: code, Message: msg})
-}
-
-// land fills TLS, upstream, inbound, balancing and the verdict once the
-// connection's endpoint is known.
-func (t *tracer) land(r *api.Request, c call, ld landing, viaHCM bool) {
-	r.TLS = ld.tls
-	r.Balancing = ld.balancing
-	r.Upstream = &api.Upstream{IP: ld.ip, Port: ld.port, Candidates: len(ld.candidates)}
-	if ld.pod != nil {
-		r.Upstream.Pod = ld.pod.Namespace + "/" + ld.pod.Name
-	}
-	if ld.tlsWhy != "" && r.Captured {
-		r.Reasons = append(r.Reasons, api.Reason{Code: "CLIENT_TLS", Message: ld.tlsWhy})
-	}
-	if ld.pod == nil {
-		if r.Verdict == "" {
-			r.Verdict = api.VerdictReaches
-			if t.dst != nil {
-				r.Verdict = api.VerdictFails
-				t.fail(r, "WRONG_DESTINATION", fmt.Sprintf("the connection goes to %s, which is not a pod of this cluster", ld.ip))
-			}
-			r.Reaches = ld.ip
-		}
+// verdictStage compares where the request lands with what was asked: DST
+// itself (reaches-destination), one of a Service's endpoints that include
+// DST (load-balanced), or somewhere else (fails). It always runs, so that a
+// request stopped earlier gets its verdict fields too.
+func (t *tracer) verdictStage(f *flow) {
+	r, ld := f.r, f.land
+	defer t.reachesTarget(f)
+	if f.stopped {
 		return
 	}
-	in := t.m.inbound(ld.pod, ld.port, ld.tls, c.traffic)
-	r.Inbound = &in
-	if !in.Accepted {
-		t.fail(r, inboundCode(in), fmt.Sprintf("%s (%s) on %s port %d: %s", in.Mode, in.ModeSource, in.Pod, in.Port, in.Error))
-		r.Symptom = t.rejectSymptom(in, ld, c, viaHCM)
-		return
-	}
-	// Accepted: where did it land?
 	switch {
+	case ld.pod == nil:
+		r.Verdict, r.Reaches = api.VerdictReaches, ld.ip
+		if t.dst != nil {
+			t.verdictFail(f, api.Reason{Code: api.ReasonWrongDestination, Rule: api.RuleNotAPod, IP: ld.ip}, "")
+			r.Reaches = ld.ip
+			return
+		}
 	case len(ld.candidates) > 0:
 		if t.dst != nil && !endpointsInclude(ld.candidates, t.dst) {
-			t.fail(r, "WRONG_DESTINATION", fmt.Sprintf("the balancer chooses among %d endpoints and %s/%s is not one of them", len(ld.candidates), t.dst.Namespace, t.dst.Name))
-			r.Symptom = "the request succeeds but is served by another pod"
+			t.verdictFail(f, api.Reason{Code: api.ReasonWrongDestination, Rule: api.RuleNotAnEndpoint, Endpoints: len(ld.candidates), Pod: podKey(t.dst)}, symptomServedByOther)
 			return
 		}
 		r.Verdict = api.VerdictLoadBalanced
@@ -81,11 +57,52 @@ func (t *tracer) land(r *api.Request, c call, ld landing, viaHCM bool) {
 			}
 		}
 	case t.dst != nil && ld.pod != t.dst:
-		t.fail(r, "WRONG_DESTINATION", fmt.Sprintf("the connection is pinned to %s/%s, not %s/%s", ld.pod.Namespace, ld.pod.Name, t.dst.Namespace, t.dst.Name))
-		r.Symptom = "the request succeeds but is served by another pod"
+		t.verdictFail(f, api.Reason{Code: api.ReasonWrongDestination, Rule: api.RulePinnedElse, Object: ref("Pod", ld.pod.Namespace, ld.pod.Name), Pod: podKey(t.dst)}, symptomServedByOther)
+		return
 	default:
-		r.Verdict = api.VerdictReaches
-		r.Reaches = ld.pod.Name
+		r.Verdict, r.Reaches = api.VerdictReaches, ld.pod.Name
+	}
+	// DNS spreads the clients over the pods; each connection is pinned.
+	if len(f.ans.ips) > 1 && r.Verdict == api.VerdictReaches {
+		r.Verdict = api.VerdictLoadBalanced
+		r.Reaches = fmt.Sprintf("any of %d pods", len(f.ans.ips))
+	}
+	f.step(api.Step{Stage: api.StageVerdict, Name: r.Reaches})
+}
+
+func (t *tracer) verdictFail(f *flow, reason api.Reason, symptom string) {
+	f.fail(api.StageVerdict, "", "", reason, symptom)
+}
+
+// reachesTarget fills the structured form of Reaches.
+func (t *tracer) reachesTarget(f *flow) {
+	r, ld := f.r, f.land
+	if r.Verdict == api.VerdictFails && r.Reaches == "" {
+		r.Reaches = "—"
+	}
+	switch {
+	case r.Verdict == api.VerdictFails && r.Reaches == "—":
+		r.ReachesTarget = &api.Reaches{Kind: api.ReachesNone}
+	case ld.pod == nil:
+		r.ReachesTarget = &api.Reaches{Kind: api.ReachesIP, IP: ld.ip}
+	case r.Verdict == api.VerdictLoadBalanced:
+		rt := &api.Reaches{Kind: api.ReachesEndpoints, Endpoints: len(ld.candidates)}
+		if len(f.ans.ips) > 1 && len(ld.candidates) == 0 {
+			rt.Endpoints = len(f.ans.ips)
+		}
+		if rt.Endpoints == 1 {
+			rt.Pod = podKey(ld.pod)
+		}
+		if ob := r.Outbound; ob != nil && len(ob.WeightedClusters) > 1 {
+			for _, w := range ob.WeightedClusters {
+				if w.Cluster == ob.Cluster {
+					rt.Weight = w.Weight
+				}
+			}
+		}
+		r.ReachesTarget = rt
+	default:
+		r.ReachesTarget = &api.Reaches{Kind: api.ReachesPod, Pod: podKey(ld.pod)}
 	}
 }
 
@@ -98,26 +115,14 @@ func endpointsInclude(eps []endpoint, p *corev1.Pod) bool {
 	return false
 }
 
-func inboundCode(in api.Inbound) api.ReasonCode {
-	switch in.Error {
-	case "no filter chains matched":
-		return "STRICT_REJECTS_PLAINTEXT"
-	case "invalid mTLS":
-		return "STRICT_REJECTS_NON_ISTIO_TLS"
-	case "protocol error":
-		return "PROTOCOL_ERROR"
-	}
-	return "INBOUND_REJECTED"
-}
-
-func (t *tracer) rejectSymptom(in api.Inbound, ld landing, c call, viaHCM bool) string {
-	switch in.Error {
-	case "no filter chains matched", "invalid mTLS":
+func (t *tracer) rejectSymptom(in api.Inbound, ld landing, viaHCM bool) string {
+	switch in.Rejection {
+	case api.RejectNoFilterChain, api.RejectInvalidMTLS:
 		if viaHCM {
 			return symptomUC
 		}
 		return symptomResetTCP
-	case "protocol error":
+	case api.RejectProtocolError:
 		if ld.tls == api.TLSMutual && viaHCM {
 			return symptomMTLSToDisabled
 		}

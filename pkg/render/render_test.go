@@ -28,7 +28,7 @@ func matrixReport() *api.Reachability {
 		},
 		Destination: &api.Workload{
 			Namespace: "demo", Name: "web-0", IP: "10.1.2.3", Dataplane: "sidecar",
-			PeerAuthentication: "demo/default: STRICT",
+			PeerAuthentication: "demo/default: STRICT", PeerAuthenticationRef: &api.ObjectRef{Kind: "PeerAuthentication", Namespace: "demo", Name: "default"},
 		},
 		Mesh: api.Mesh{
 			OutboundTrafficPolicy: "ALLOW_ANY", RootNamespace: "istio-system",
@@ -53,6 +53,8 @@ func matrixReport() *api.Reachability {
 				Upstream:  &api.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 8080},
 				Inbound:   &api.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "STRICT", FilterChain: "0.0.0.0_8080", Accepted: true},
 				Balancing: api.BalancingNone, Verdict: api.VerdictReaches, Reaches: "web-0",
+				ReachesTarget: &api.Reaches{Kind: api.ReachesPod, Pod: "demo/web-0"},
+				Steps:         sidecarSteps("10.1.2.3", "0.0.0.0_8080", "8080 / web.demo.svc.cluster.local:8080", "outbound|8080||web.demo.svc.cluster.local", "mtls", "0.0.0.0_8080 (STRICT)", "web-0"),
 			},
 			{
 				Address: "web", Port: 8080, Host: "web:8080",
@@ -67,6 +69,8 @@ func matrixReport() *api.Reachability {
 				Upstream:  &api.Upstream{IP: "10.1.2.3", Port: 8080, Candidates: 3},
 				Inbound:   &api.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "STRICT", FilterChain: "0.0.0.0_8080", Accepted: true},
 				Balancing: api.BalancingNone, Verdict: api.VerdictLoadBalanced, Reaches: "any of 3 pods",
+				ReachesTarget: &api.Reaches{Kind: api.ReachesEndpoints, Endpoints: 3},
+				Steps:         sidecarSteps("10.1.2.3,10.1.2.4,10.1.2.5", "0.0.0.0_8080", "8080 / web.demo.svc.cluster.local:8080", "outbound|8080||web.demo.svc.cluster.local", "mtls", "0.0.0.0_8080 (STRICT)", "any of 3 pods"),
 			},
 			{
 				Address: "10.1.2.3", Port: 8080, Host: "10.1.2.3",
@@ -81,6 +85,8 @@ func matrixReport() *api.Reachability {
 				Inbound: &api.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "STRICT",
 					ModeSource: "PeerAuthentication demo/default", Accepted: false, Error: "filter_chain_not_found"},
 				Balancing: api.BalancingNone, Verdict: api.VerdictFails, Reaches: "—",
+				ReachesTarget: &api.Reaches{Kind: api.ReachesNone},
+				Steps:         failingSteps(),
 				Reasons: []api.Reason{
 					{Code: "HOST_NOT_IN_ROUTES", Message: `Host 10.1.2.3 matches no virtual host on route "8080" → allow_any → PassthroughCluster (never mTLS)`},
 					{Code: "STRICT_PLAINTEXT", Message: `web-0 is STRICT → "filter_chain_not_found" in web-0's proxy log`},
@@ -103,10 +109,44 @@ func matrixReport() *api.Reachability {
 				Upstream:  &api.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 9090},
 				Inbound:   &api.Inbound{Pod: "demo/web-0", Port: 9090, Captured: true, Mode: "STRICT", FilterChain: "virtualInbound", Accepted: true},
 				Balancing: api.BalancingNone, Verdict: api.VerdictReaches, Reaches: "web-0",
+				ReachesTarget: &api.Reaches{Kind: api.ReachesPod, Pod: "demo/web-0"},
+				Steps:         sidecarSteps("10.1.2.3", "virtualOutbound (PassthroughFilterChain)", "tcp_proxy", "PassthroughCluster", "mtls", "virtualInbound (STRICT)", "web-0"),
 			},
 		},
 		Summary:  api.Summary{Requests: 4, Reaching: 3, Failing: 1},
 		Warnings: []string{"cannot list sidecars.networking.istio.io in demo (forbidden): Sidecar scoping not applied"},
+	}
+}
+
+// sidecarSteps is the step sequence of a request that passes every stage
+// of a captured sidecar path.
+func sidecarSteps(ips, listener, route, cluster, tls, inbound, reaches string) []api.Step {
+	src := "demo/client-5d8f7c9b4-x2x7q"
+	return []api.Step{
+		{Stage: api.StageResolve, Proxy: "dns", Name: ips, Result: api.StepPass},
+		{Stage: api.StageCapture, Proxy: src, Name: "captured", Result: api.StepPass},
+		{Stage: api.StageListener, Proxy: src, Name: listener, Result: api.StepPass},
+		{Stage: api.StageRoute, Proxy: src, Name: route, Result: api.StepPass},
+		{Stage: api.StageCluster, Proxy: src, Name: cluster, Result: api.StepPass},
+		{Stage: api.StageClientTLS, Proxy: src, Name: tls, Result: api.StepPass},
+		{Stage: api.StageInbound, Proxy: "demo/web-0", Name: inbound, Result: api.StepPass},
+		{Stage: api.StageVerdict, Name: reaches, Result: api.StepPass},
+	}
+}
+
+// failingSteps: a pod-IP request through PassthroughCluster, refused by STRICT.
+func failingSteps() []api.Step {
+	src := "demo/client-5d8f7c9b4-x2x7q"
+	pass := api.Reason{Code: "HOST_NOT_IN_ROUTES", Message: `Host 10.1.2.3 matches no virtual host on route "8080" → allow_any → PassthroughCluster (never mTLS)`}
+	strict := api.Reason{Code: "STRICT_PLAINTEXT", Message: `web-0 is STRICT → "filter_chain_not_found" in web-0's proxy log`}
+	return []api.Step{
+		{Stage: api.StageResolve, Proxy: "dns", Name: "10.1.2.3", Result: api.StepPass},
+		{Stage: api.StageCapture, Proxy: src, Name: "captured", Result: api.StepPass},
+		{Stage: api.StageListener, Proxy: src, Name: "0.0.0.0_8080", Result: api.StepPass},
+		{Stage: api.StageRoute, Proxy: src, Name: "8080 / allow_any", Result: api.StepPass},
+		{Stage: api.StageCluster, Proxy: src, Name: "PassthroughCluster", Result: api.StepPass, Reason: &pass},
+		{Stage: api.StageClientTLS, Proxy: src, Name: "plaintext", Result: api.StepPass},
+		{Stage: api.StageInbound, Proxy: "demo/web-0", Name: "rejected: filter_chain_not_found", Result: api.StepFail, Reason: &strict},
 	}
 }
 
@@ -129,6 +169,15 @@ func urlReport() *api.Reachability {
 			Upstream:  &api.Upstream{Pod: "demo/web-0", IP: "10.1.2.3", Port: 8080},
 			Inbound:   &api.Inbound{Pod: "demo/web-0", Port: 8080, Captured: true, Mode: "PERMISSIVE", FilterChain: "0.0.0.0_8080", Accepted: true},
 			Balancing: api.BalancingNone, Verdict: api.VerdictReaches, Reaches: "web-0",
+			ReachesTarget: &api.Reaches{Kind: api.ReachesPod, Pod: "demo/web-0"},
+			Steps: []api.Step{
+				{Stage: api.StageResolve, Proxy: "dns", Name: "10.1.2.3", Result: api.StepPass},
+				{Stage: api.StageCapture, Proxy: "demo/client-0", Name: "not captured", Detail: "the source pod has no sidecar", Result: api.StepPass},
+				{Stage: api.StageKubeProxy, Proxy: "kube-proxy", Detail: "no Service IP: straight to the pod", Result: api.StepPass},
+				{Stage: api.StageClientTLS, Proxy: "demo/client-0", Name: "plaintext", Result: api.StepPass},
+				{Stage: api.StageInbound, Proxy: "demo/web-0", Name: "0.0.0.0_8080 (PERMISSIVE)", Result: api.StepPass},
+				{Stage: api.StageVerdict, Name: "web-0", Result: api.StepPass},
+			},
 		}},
 		Summary: api.Summary{Requests: 1, Reaching: 1},
 	}
@@ -247,7 +296,9 @@ func TestSharedNotes(t *testing.T) {
 	same.Address = "web-0.web"
 	different := fail
 	different.Address = "web-0.web.demo"
-	different.Reasons = []api.Reason{{Message: "another reason"}}
+	another := api.Reason{Message: "another reason"}
+	different.Reasons = []api.Reason{another}
+	different.Steps = []api.Step{{Stage: api.StageInbound, Result: api.StepFail, Reason: &another}}
 	r.Requests = []api.Request{same, fail, different, r.Requests[0], other}
 	r.Ports = r.Ports[:1]
 

@@ -109,7 +109,7 @@ func sourceNotes(r *api.Reachability) []string {
 		notes = append(notes, "outbound policy "+string(policy))
 	}
 	if r.Source.Sidecar != "" {
-		notes = append(notes, prefixed("Sidecar ", r.Source.Sidecar))
+		notes = append(notes, "Sidecar "+r.Source.Sidecar)
 	}
 	if r.Source.ChosenFrom != "" {
 		notes = append(notes, "chosen from "+r.Source.ChosenFrom)
@@ -120,7 +120,7 @@ func sourceNotes(r *api.Reachability) []string {
 func destinationNotes(wl api.Workload) []string {
 	var notes []string
 	if pa := wl.PeerAuthentication; pa != "" {
-		if !strings.Contains(pa, "PeerAuthentication") {
+		if wl.PeerAuthenticationRef != nil {
 			pa = "PeerAuthentication " + pa
 		}
 		notes = append(notes, pa)
@@ -156,14 +156,6 @@ func meshLine(m api.Mesh) string {
 		parts = append(parts, "defaults (no istio ConfigMap read)")
 	}
 	return strings.Join(parts, ", ")
-}
-
-// prefixed adds kind to s unless s already starts with it.
-func prefixed(kind, s string) string {
-	if strings.HasPrefix(s, kind) {
-		return s
-	}
-	return kind + s
 }
 
 type group struct {
@@ -295,7 +287,7 @@ func balancingCell(q api.Request) string {
 	switch {
 	case q.Balancing == "":
 		return dash
-	case q.Verdict == api.VerdictFails && (q.Reaches == "" || q.Reaches == dash):
+	case q.Verdict == api.VerdictFails && (q.ReachesTarget == nil || q.ReachesTarget.Kind == api.ReachesNone):
 		return dash
 	case q.Balancing == api.BalancingNone && q.Verdict == api.VerdictReaches:
 		return "none (pinned)"
@@ -343,85 +335,63 @@ func resultColor(q api.Request) string {
 	return ""
 }
 
-func listenerCell(q api.Request) string {
-	o := q.Outbound
-	switch {
-	case o == nil && !q.Captured:
-		return "not captured"
-	case o == nil || o.Listener == "":
-		return dash
-	case o.FilterChain != "":
-		return o.Listener + " (" + o.FilterChain + ")"
+// The wide columns and the why: lines are drawn from the request's steps,
+// the one sequence the engine records (no second derivation).
+
+// step is the last step of a stage, nil when the request did not get there.
+func step(q api.Request, st api.Stage) *api.Step {
+	for i := len(q.Steps) - 1; i >= 0; i-- {
+		if q.Steps[i].Stage == st {
+			return &q.Steps[i]
+		}
 	}
-	return o.Listener
+	return nil
+}
+
+func listenerCell(q api.Request) string {
+	if s := step(q, api.StageListener); s != nil {
+		return s.Name
+	}
+	if c := step(q, api.StageCapture); c == nil || c.Name != "captured" {
+		return "not captured"
+	}
+	return dash
 }
 
 func routeCell(q api.Request) string {
-	o := q.Outbound
-	switch {
-	case o == nil:
-		return dash
-	case o.RouteConfig != "" && o.VirtualHost != "":
-		return o.RouteConfig + " / " + o.VirtualHost
-	case o.RouteConfig != "":
-		return o.RouteConfig
-	case o.VirtualHost != "":
-		return o.VirtualHost
-	case o.Listener != "":
-		return "tcp_proxy"
+	if s := step(q, api.StageRoute); s != nil {
+		return orDash(s.Name)
 	}
 	return dash
 }
 
 func clusterCell(q api.Request) string {
-	o := q.Outbound
-	if o == nil {
-		if q.KubeProxy != "" {
-			return "kube-proxy: " + q.KubeProxy
-		}
-		return dash
+	if s := step(q, api.StageCluster); s != nil && s.Name != "" {
+		return s.Name
 	}
-	if len(o.WeightedClusters) > 0 {
-		parts := make([]string, 0, len(o.WeightedClusters))
-		for _, wc := range o.WeightedClusters {
-			parts = append(parts, fmt.Sprintf("%s (%d)", wc.Cluster, wc.Weight))
-		}
-		return strings.Join(parts, ", ")
+	if s := step(q, api.StageRoute); s != nil && s.Reason != nil && s.Reason.Status != 0 {
+		return fmt.Sprintf("direct response %d", s.Reason.Status)
 	}
-	switch {
-	case o.Cluster != "":
-		return o.Cluster
-	case o.DirectResponse != 0:
-		return fmt.Sprintf("direct response %d", o.DirectResponse)
+	if s := step(q, api.StageKubeProxy); s != nil && step(q, api.StageListener) == nil && s.Detail != "" {
+		return "kube-proxy: " + s.Detail
 	}
 	return dash
 }
 
 func inboundCell(q api.Request) string {
-	in := q.Inbound
-	switch {
-	case in == nil:
-		return dash
-	case !in.Captured && in.Accepted:
-		return "not captured (app answers)"
-	case !in.Accepted:
-		if in.Error != "" {
-			return "rejected: " + in.Error
-		}
-		return "rejected"
+	if s := step(q, api.StageInbound); s != nil {
+		return s.Name
 	}
-	s := orDash(in.FilterChain)
-	if in.Mode != "" {
-		s += " (" + in.Mode + ")"
-	}
-	return s
+	return dash
 }
 
 // notes are the why:/fix: lines under a failing row.
 func notes(q api.Request) []string {
 	var lines []string
-	for _, r := range q.Reasons {
-		lines = append(lines, wrapNote("  why: ", r.Message)...)
+	for _, s := range q.Steps {
+		if s.Reason != nil {
+			lines = append(lines, wrapNote("  why: ", s.Reason.Message)...)
+		}
 	}
 	for _, f := range q.Fixes {
 		lines = append(lines, wrapNote("  fix: ", f.Message)...)

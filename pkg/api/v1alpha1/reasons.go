@@ -90,7 +90,8 @@ const (
 	RuleHeadlessNoEndpoints  Rule = "headless-no-endpoints"   // auto mTLS on an ORIGINAL_DST port without endpoints
 	RuleHeadlessAllOrNothing Rule = "headless-all-or-nothing" // an endpoint of the headless port lacks a sidecar: all plaintext
 	RuleNamespaceDisable     Rule = "namespace-disable"       // the service namespace's PeerAuthentication is DISABLE
-	RuleAutoMTLS             Rule = "auto-mtls"               // auto mTLS toward endpoints with sidecars
+	RuleAutoMTLS             Rule = "auto-mtls"               // auto mTLS toward an endpoint with a sidecar (EDS, per endpoint)
+	RuleAutoMTLSAllEndpoints Rule = "auto-mtls-all-endpoints" // auto mTLS on an ORIGINAL_DST port whose every endpoint has a sidecar
 	RuleEndpointNoSidecar    Rule = "endpoint-no-sidecar"     // the endpoint has no tlsMode=istio label
 	RuleEndpointDisable      Rule = "endpoint-disable"        // the endpoint workload's own policy is DISABLE for its port
 	RulePassthroughPlaintext Rule = "passthrough-plaintext"   // PassthroughCluster never originates mTLS
@@ -105,7 +106,26 @@ const (
 	RuleDynamicForwardProxy Rule = "dynamic-forward-proxy" // ALLOW_ANY_DYNAMIC_DNS: the Host, not the dialed IP
 )
 
+// Rules of ReasonWrongDestination.
+const (
+	RuleNotAPod       Rule = "not-a-pod"        // the connection goes to an address that is no pod of this cluster
+	RuleNotAnEndpoint Rule = "not-an-endpoint"  // the balancer's endpoints do not include DST
+	RulePinnedElse    Rule = "pinned-elsewhere" // the connection is pinned to another pod
+)
+
+// Rules of ReasonNoEndpoints.
+const (
+	RuleServiceNoEndpoints Rule = "service" // the Service (kube-proxy) has no ready endpoint
+	RuleClusterNoEndpoints Rule = "cluster" // the Envoy cluster's EDS is empty
+)
+
+// Rules of ReasonDNSNXDomain.
+const (
+	RuleClusterDNS Rule = "cluster-dns" // cluster DNS from the source's namespace
+)
+
 // Rules lists every Rule.
 var Rules = []Rule{RuleDestinationRuleTLS, RuleAutoMTLSOff, RuleMeshExternal, RuleHeadlessNoEndpoints, RuleHeadlessAllOrNothing,
-	RuleNamespaceDisable, RuleAutoMTLS, RuleEndpointNoSidecar, RuleEndpointDisable, RulePassthroughPlaintext, RuleNoEndpoint,
-	RuleNoVirtualHost, RuleNoListener, RulePassthroughChain, RuleDynamicForwardProxy}
+	RuleNamespaceDisable, RuleAutoMTLS, RuleAutoMTLSAllEndpoints, RuleEndpointNoSidecar, RuleEndpointDisable, RulePassthroughPlaintext, RuleNoEndpoint,
+	RuleNoVirtualHost, RuleNoListener, RulePassthroughChain, RuleDynamicForwardProxy,
+	RuleNotAPod, RuleNotAnEndpoint, RulePinnedElse, RuleServiceNoEndpoints, RuleClusterNoEndpoints, RuleClusterDNS}

@@ -55,6 +55,8 @@ type Workload struct {
 	ChosenFrom string `json:"chosenFrom,omitempty"`
 	// PeerAuthentication summarises the effective server-side mTLS policy (DST only).
 	PeerAuthentication string `json:"peerAuthentication,omitempty"`
+	// PeerAuthenticationRef is the policy that decides the workload's mode (DST only; none: PERMISSIVE by default).
+	PeerAuthenticationRef *ObjectRef `json:"peerAuthenticationRef,omitempty"`
 	// Sidecar names the Sidecar resource scoping this proxy (SRC only), NS/NAME.
 	Sidecar string `json:"sidecar,omitempty"`
 	// OutboundTrafficPolicy in force for this proxy (SRC only).
@@ -156,7 +158,9 @@ type Step struct {
 	// Name is the object the stage picked, named as Istio/Envoy name it: a
 	// listener, "ROUTECONFIG/VIRTUALHOST", a cluster, a filter chain; an
 	// IP list for resolve; the TLS for clientTLS.
-	Name   string     `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Detail describes for people what happened at this stage (DNS, capture, kube-proxy).
+	Detail string     `json:"detail,omitempty"`
 	Result StepResult `json:"result"`
 	// Reason says why, when the stage has something to say (always on fail).
 	Reason *Reason `json:"reason,omitempty"`
@@ -237,6 +241,19 @@ type Reason struct {
 	IP string `json:"ip,omitempty"`
 	// Status is an HTTP status Envoy answers itself (direct response).
 	Status int `json:"status,omitempty"`
+	// Listener is the Envoy listener the reason is about.
+	Listener string `json:"listener,omitempty"`
+	// Route is a VirtualService route name (HTTP) or the VirtualService NS/NAME (TCP).
+	Route string `json:"route,omitempty"`
+	// Path is the HTTP path the reason is about.
+	Path string `json:"path,omitempty"`
+	// Source says, for people, which policy and level decided Mode
+	// ("PeerAuthentication demo/default (namespace)").
+	Source string `json:"source,omitempty"`
+	// Detail is a further explanation for people (DNS, capture); never parsed.
+	Detail string `json:"detail,omitempty"`
+	// Endpoints counts the endpoints the reason is about.
+	Endpoints int `json:"endpoints,omitempty"`
 }
 
 // ObjectRef names an object as kind/namespace/name.

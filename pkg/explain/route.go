@@ -1,11 +1,12 @@
 package explain
 
 import (
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	networkingapi "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -119,20 +120,19 @@ func (m *model) routeConfig(sc *sidecarScope, routeName string, port int32) []*v
 	// buildCatchAllVirtualHost.
 	switch sc.outboundPolicy {
 	case "REGISTRY_ONLY":
-		vhosts = append(vhosts, &vhost{name: "block_all", domains: []string{"*"}, special: "block_all"})
+		vhosts = append(vhosts, &vhost{name: vhostBlockAll, domains: []string{"*"}, special: vhostBlockAll})
 	case "ALLOW_ANY_DYNAMIC_DNS":
 		// 1.31: unknown plaintext HTTP goes to the dynamic forward proxy
 		// cluster, which resolves the Host header itself.
-		vhosts = append(vhosts, &vhost{name: "allow_any_dynamic_dns", domains: []string{"*"}, special: "allow_any_dynamic_dns"})
+		vhosts = append(vhosts, &vhost{name: vhostAllowAnyDynamicDNS, domains: []string{"*"}, special: vhostAllowAnyDynamicDNS})
 	default:
-		vhosts = append(vhosts, &vhost{name: "allow_any", domains: []string{"*"}, special: "allow_any"})
+		vhosts = append(vhosts, &vhost{name: vhostAllowAny, domains: []string{"*"}, special: vhostAllowAny})
 	}
 	return vhosts
 }
 
 // allowAnyDynamicDNSCluster is the DFP cluster of ALLOW_ANY_DYNAMIC_DNS
 // (networking/util/util.go, cluster_builder.go buildAllowAnyDFPCluster).
-const allowAnyDynamicDNSCluster = "AllowAnyDynamicDNSCluster"
 
 // separateVSHosts mirrors route.go separateVSHostsAndServices: VS hosts that
 // name (or wildcard-match) a registry service vs. other hosts.
@@ -279,15 +279,41 @@ func stripPort(host string) string {
 
 // routeAction is the outcome of matching one request against a vhost.
 type routeAction struct {
-	route    string // route name: VS http[].name, "default", allow_any, block_all
-	cluster  string
-	svc      *service // service of the (first) destination cluster
-	port     int32
-	subset   string
-	weighted []api.WeightedCluster
-	direct   int    // direct response / redirect status
-	notFound bool   // no route matched: 404 NR
-	missing  string // destination host that is not a known service
+	route    string      // route name: VS http[].name, "default", allow_any, block_all
+	cluster  string      // the cluster name as Envoy sees it (a service key or a special cluster)
+	dests    []routeDest // the destination clusters, in the VirtualService's order
+	chosen   int         // the destination analysed (see preferWeighted)
+	split    bool        // the route names several destinations (a weighted split, even if weight-0 ones drop out)
+	direct   int         // direct response / redirect status
+	notFound bool        // no route matched: 404 NR
+}
+
+// routeDest is one destination cluster of a route.
+type routeDest struct {
+	key    clusterKey
+	svc    *service // nil: the host is not a service this proxy knows
+	weight int32
+}
+
+// analysed is the destination the report follows: the first, unless
+// preferWeighted picked the one DST is behind. nil when there is none.
+func (a *routeAction) analysed() *routeDest {
+	if a.chosen >= len(a.dests) {
+		return nil
+	}
+	return &a.dests[a.chosen]
+}
+
+// weighted is the split as the report shows it (only for several destinations).
+func (a *routeAction) weighted() []api.WeightedCluster {
+	if !a.split {
+		return nil
+	}
+	out := make([]api.WeightedCluster, 0, len(a.dests))
+	for _, d := range a.dests {
+		out = append(out, api.WeightedCluster{Cluster: d.key.String(), Weight: d.weight})
+	}
+	return out
 }
 
 // vsRoutesForPort mirrors BuildHTTPRoutesForVirtualService's filtering:
@@ -337,16 +363,16 @@ func contains(l []string, s string) bool {
 // Envoy does (first match wins).
 func (m *model) routeRequest(v *vhost, sc *sidecarScope, path string, headers map[string]string, host string) routeAction {
 	switch v.special {
-	case "allow_any":
-		return routeAction{route: "allow_any", cluster: "PassthroughCluster"}
-	case "allow_any_dynamic_dns":
-		return routeAction{route: "allow_any_dynamic_dns", cluster: allowAnyDynamicDNSCluster}
-	case "block_all":
-		return routeAction{route: "block_all", direct: 502}
+	case vhostAllowAny:
+		return routeAction{route: vhostAllowAny, cluster: passthroughCluster}
+	case vhostAllowAnyDynamicDNS:
+		return routeAction{route: vhostAllowAnyDynamicDNS, cluster: allowAnyDynamicDNSCluster}
+	case vhostBlockAll:
+		return routeAction{route: vhostBlockAll, direct: 502}
 	}
 	if v.vs == nil {
-		sp := v.svc.portByNumber(v.port)
-		return routeAction{route: "default", cluster: outboundClusterName(v.port, "", v.svc.hostname), svc: v.svc, port: sp.port}
+		k := outboundCluster(v.port, "", v.svc.hostname)
+		return routeAction{route: routeDefault, cluster: k.String(), dests: []routeDest{{key: k, svc: v.svc}}}
 	}
 	for _, r := range m.vsRoutesForPort(v.vs, v.port, sc) {
 		if !httpRouteMatches(r, path, headers, host) {
@@ -354,7 +380,7 @@ func (m *model) routeRequest(v *vhost, sc *sidecarScope, path string, headers ma
 		}
 		name := r.GetName()
 		if name == "" {
-			name = "default"
+			name = routeDefault
 		}
 		if rd := r.GetRedirect(); rd != nil {
 			code := int(rd.GetRedirectCode())
@@ -460,8 +486,8 @@ func httpDestinations(l []*networkingapi.HTTPRouteDestination) []weightedDestina
 // outbound|LISTENPORT||host, a cluster that does not exist.
 func (m *model) routeDestinations(dests []weightedDestination, vsNS string, listenPort int32, sc *sidecarScope, httpRegistry bool) routeAction {
 	var act routeAction
-	weighted := len(dests) > 1
-	if weighted {
+	act.split = len(dests) > 1
+	if act.split {
 		// route.go translateRoute / buildOutboundNetworkFiltersWithWeightedClusters:
 		// of several destinations, weight 0 ones are left out; the rest keep
 		// the VirtualService's order.
@@ -489,16 +515,11 @@ func (m *model) routeDestinations(dests []weightedDestination, vsNS string, list
 				p = svc.ports[0].port
 			}
 		}
-		cl := outboundClusterName(p, d.GetDestination().GetSubset(), fq)
+		k := outboundCluster(p, d.GetDestination().GetSubset(), fq)
 		if i == 0 {
-			act.cluster, act.svc, act.port, act.subset = cl, svc, p, d.GetDestination().GetSubset()
-			if svc == nil {
-				act.missing = fq
-			}
+			act.cluster = k.String()
 		}
-		if weighted {
-			act.weighted = append(act.weighted, api.WeightedCluster{Cluster: cl, Weight: d.GetWeight()})
-		}
+		act.dests = append(act.dests, routeDest{key: k, svc: svc, weight: d.GetWeight()})
 	}
 	return act
 }

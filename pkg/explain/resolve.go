@@ -2,12 +2,71 @@ package explain
 
 import (
 	"fmt"
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
+
+// resolveStage asks cluster DNS for the dialed name, as the SRC pod's
+// resolver would, and picks the IP the connection goes to (DST's own IP
+// when DNS returns several and one is DST).
+func (t *tracer) resolveStage(f *flow) {
+	c, r := f.c, f.r
+	ans := t.m.resolve(c.address, t.src.Namespace)
+	f.ans = ans
+	r.Form = ans.form
+	if ans.svc != nil {
+		r.Service = ans.svc.key()
+	}
+	r.DNS = ans.note
+	if ans.found {
+		r.ResolvedIPs = append(r.ResolvedIPs, ans.ips...)
+	}
+	if isIPLiteral(c.address) {
+		r.Form = t.ipForm(c.address)
+	}
+	if !ans.found || (len(ans.ips) == 0 && ans.form != api.FormExternal) {
+		r.TLS, r.Balancing = api.TLSNone, api.BalancingNone
+		r.Protocol = t.portProtocol(ans.svc, c.port)
+		f.fail(api.StageResolve, "dns", c.address, api.Reason{Code: api.ReasonDNSNXDomain, Rule: api.RuleClusterDNS, Host: c.address, Detail: ans.note}, "")
+		return
+	}
+	dialIP := ""
+	if len(ans.ips) > 0 {
+		dialIP = ans.ips[0]
+		if t.dst != nil {
+			for _, ip := range ans.ips {
+				if slices.Contains(podIPs(t.dst), ip) {
+					dialIP = ip
+				}
+			}
+		}
+	}
+	f.dialIP = dialIP
+	r.DialedIP = dialIP
+	f.step(api.Step{Stage: api.StageResolve, Proxy: "dns", Name: strings.Join(ans.ips, ","), Detail: ans.note})
+}
+
+func isIPLiteral(s string) bool {
+	return strings.Count(s, ".") == 3 && strings.Trim(s, "0123456789.") == "" || strings.Contains(s, ":")
+}
+
+// ipForm tells a ClusterIP from a pod IP.
+func (t *tracer) ipForm(ip string) api.AddressForm {
+	for _, svc := range t.m.services {
+		if slices.Contains(svc.addresses, ip) {
+			return api.FormClusterIP
+		}
+	}
+	if t.m.podByIP[ip] != nil {
+		return api.FormPodIP
+	}
+	return api.FormIP
+}
 
 // dnsAnswer is what cluster DNS returns for a name asked from a pod.
 type dnsAnswer struct {

@@ -1,11 +1,11 @@
 package explain
 
 import (
-	"fmt"
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"net"
 	"strconv"
 	"strings"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
 
 const wildcardIP = "0.0.0.0"
@@ -32,7 +32,7 @@ type outboundListener struct {
 	tcp     []tcpChain
 }
 
-func (l *outboundListener) name() string { return l.bind + "_" + strconv.Itoa(int(l.port)) }
+func (l *outboundListener) name() string { return listenerName(l.bind, l.port) }
 
 // outboundListeners builds the listeners on one port for the source proxy,
 // mirroring listener.go buildSidecarOutboundListeners and
@@ -154,6 +154,38 @@ func mergeTCP(l *outboundListener, c tcpChain) {
 	l.tcp = append(l.tcp, c)
 }
 
+// listenerStage mirrors the SRC proxy's listener choice for a captured
+// flow (matchListener below). Under ALLOW_ANY_DYNAMIC_DNS (Istio 1.31,
+// listener_builder.go) virtualOutbound also has an HTTP inspector and a
+// plaintext-HTTP chain whose inline route is the allow_any_dynamic_dns
+// catch-all.
+func (t *tracer) listenerStage(f *flow) {
+	if !f.r.Captured {
+		return
+	}
+	hit := t.m.matchListener(t.listenersOn(f.c.port), f.dialIP, f.c.port, f.c.traffic)
+	if hit.listener == virtualOutboundListener && f.c.traffic == api.TrafficHTTP && t.sc.outboundPolicy == api.OutboundAllowAnyDynamicDNS {
+		hit.filterChain, hit.dynamicDNS = virtualOutboundCatchAllHTTP, true
+	}
+	f.hit = hit
+	f.r.Outbound = &api.Outbound{Listener: hit.listener, FilterChain: hit.filterChain}
+	name := hit.listener
+	if hit.filterChain != "" {
+		name += " (" + hit.filterChain + ")"
+	}
+	f.step(api.Step{Stage: api.StageListener, Proxy: t.srcKey, Name: name})
+}
+
+// listenersOn is the proxy's outbound listeners on a port, built once per run.
+func (t *tracer) listenersOn(port int32) map[string]*outboundListener {
+	if ls, ok := t.listeners[port]; ok {
+		return ls
+	}
+	ls := t.m.outboundListeners(t.sc, t.srcIP, port)
+	t.listeners[port] = ls
+	return ls
+}
+
 // listenerHit is the outcome of Envoy's listener and filter-chain match.
 type listenerHit struct {
 	listener    string // name as Istio names it
@@ -162,6 +194,7 @@ type listenerHit struct {
 	useHTTP     bool   // the HCM chain with httpRoute
 	tcp         *tcpChain
 	passthrough bool // default PassthroughFilterChain / virtualOutbound catch-all
+	dynamicDNS  bool // virtualOutbound's plaintext-HTTP chain (ALLOW_ANY_DYNAMIC_DNS)
 }
 
 // matchListener mirrors Envoy's original-destination hand-off as Istio's
@@ -178,7 +211,7 @@ func (m *model) matchListener(ls map[string]*outboundListener, dialIP string, po
 		l = ls[wildcardIP+"_"+p]
 	}
 	if l == nil {
-		return listenerHit{listener: "virtualOutbound", filterChain: "virtualOutbound-catchall-tcp", passthrough: true}
+		return listenerHit{listener: virtualOutboundListener, filterChain: virtualOutboundCatchAllTCP, passthrough: true}
 	}
 	hit := listenerHit{listener: l.name(), l: l}
 	if traffic == "http" && l.httpRoute != "" {
@@ -203,10 +236,6 @@ func (m *model) matchListener(ls map[string]*outboundListener, dialIP string, po
 		hit.tcp = matchAll
 		return hit
 	}
-	hit.filterChain, hit.passthrough = "PassthroughFilterChain", true
+	hit.filterChain, hit.passthrough = passthroughFilterChain, true
 	return hit
-}
-
-func outboundClusterName(port int32, subset, hostname string) string {
-	return fmt.Sprintf("outbound|%d|%s|%s", port, subset, hostname)
 }
