@@ -103,7 +103,7 @@ func TestDifferential(t *testing.T) {
 						what += " Host=" + r.Host
 					}
 					if r.Traffic != "" {
-						what += " (" + r.Traffic + ")"
+						what += " (" + string(r.Traffic) + ")"
 					}
 					bad := 0
 					for _, d := range diffs {
@@ -172,7 +172,7 @@ func compareRequest(t *testing.T, is *istio, rep *api.Reachability, r api.Reques
 		}
 	}
 
-	tls := r.TLS // what reaches the destination when no source proxy is in the way
+	tls := string(r.TLS) // what reaches the destination when no source proxy is in the way
 	if rep.Source.Dataplane == api.DataplaneSidecar && r.Captured {
 		src, err := is.sidecarFor(rep.Source.Namespace + "/" + rep.Source.Name)
 		if err != nil {
@@ -201,7 +201,7 @@ func compareRequest(t *testing.T, is *istio, rep *api.Reachability, r api.Reques
 	}
 
 	in := r.Inbound
-	if in != nil && in.Captured && tls != api.TLSNone && in.Pod != "" {
+	if in != nil && in.Captured && tls != string(api.TLSNone) && in.Pod != "" {
 		dst, err := is.sidecarFor(in.Pod)
 		if err != nil {
 			t.Errorf("%v", err)
@@ -231,7 +231,7 @@ func ours(r api.Request) outcome {
 		VirtualHost:    ob.VirtualHost,
 		Cluster:        ob.Cluster,
 		DirectResponse: ob.DirectResponse,
-		TLS:            r.TLS,
+		TLS:            string(r.TLS),
 	}
 	var parts []string
 	for _, w := range ob.WeightedClusters {
@@ -247,7 +247,7 @@ func ours(r api.Request) outcome {
 		}
 	}
 	if o.Error != "" {
-		o.TLS = api.TLSNone
+		o.TLS = string(api.TLSNone)
 	}
 	if ob.ClusterType == "EDS" && r.Upstream != nil {
 		o.Upstream = "in EDS"
