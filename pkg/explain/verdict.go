@@ -77,11 +77,9 @@ func (t *tracer) verdictFail(f *flow, reason api.Reason, symptom string) {
 // reachesTarget fills the structured form of Reaches.
 func (t *tracer) reachesTarget(f *flow) {
 	r, ld := f.r, f.land
-	if r.Verdict == api.VerdictFails && r.Reaches == "" {
-		r.Reaches = "—"
-	}
 	switch {
-	case r.Verdict == api.VerdictFails && r.Reaches == "—":
+	case r.Verdict == api.VerdictFails && r.Reaches == "":
+		r.Reaches = "—"
 		r.ReachesTarget = &api.Reaches{Kind: api.ReachesNone}
 	case ld.pod == nil:
 		r.ReachesTarget = &api.Reaches{Kind: api.ReachesIP, IP: ld.ip}

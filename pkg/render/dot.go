@@ -213,8 +213,11 @@ func (g *dotGraph) path(r *api.Reachability, src string, q api.Request) {
 	}
 
 	// DNS: nothing to dial.
-	if len(q.ResolvedIPs) == 0 && q.DialedIP == "" && q.Outbound == nil && q.Inbound == nil {
-		end := g.node("", "dns-"+q.Address, "DNS\n"+orDash(q.DNS), "plaintext", "red")
+	if rs := step(q, api.StageResolve); rs != nil && rs.Result == api.StepFail {
+		end := g.node("", "dns-"+q.Address, "DNS\n"+orDash(rs.Detail), "plaintext", "red")
+		if rs.Reason != nil {
+			end = g.node("", "dns-"+q.Address, "DNS\n"+orDash(rs.Reason.Detail), "plaintext", "red")
+		}
 		g.edge(src, end, symptom, true)
 		return
 	}
@@ -226,43 +229,39 @@ func (g *dotGraph) path(r *api.Reachability, src string, q api.Request) {
 		prev, label = n, ""
 	}
 
-	srcProxy := q.Captured && q.Outbound != nil
-	if srcProxy {
-		o := q.Outbound
-		l := "listener " + orDash(o.Listener)
-		if o.FilterChain != "" {
-			l += "\n" + o.FilterChain
-		}
-		hop("src", "listener:"+o.Listener+":"+o.FilterChain, l)
-		switch {
-		case o.RouteConfig != "" || o.VirtualHost != "":
-			rt := "route " + orDash(o.RouteConfig)
-			if o.VirtualHost != "" {
-				rt += "\nvhost " + o.VirtualHost
+	// The SRC side's hops, as the request's steps recorded them. A route
+	// hop belongs to its listener (two listeners' tcp_proxy are two hops).
+	listener := ""
+	for _, s := range q.Steps {
+		switch s.Stage {
+		case api.StageListener:
+			listener = s.Name
+			hop("src", "listener:"+s.Name, "listener "+s.Name)
+		case api.StageRoute:
+			if s.Reason != nil && s.Reason.Status != 0 {
+				hop("src", "route:"+listener+":"+s.Name, "route "+s.Name)
+				end := g.node("src", fmt.Sprintf("direct:%d", s.Reason.Status), fmt.Sprintf("direct response %d", s.Reason.Status), "", "red")
+				g.edge(prev, end, symptomOr(fails, symptom), fails)
+				return
 			}
-			if o.Route != "" && o.Route != o.VirtualHost {
-				rt += "\nroute " + o.Route
-			}
-			hop("src", "route:"+o.RouteConfig+":"+o.VirtualHost+":"+o.Route, rt)
-		default:
-			hop("src", "tcp:"+o.Listener+":"+o.FilterChain, "tcp_proxy")
-		}
-		switch {
-		case len(o.WeightedClusters) > 0:
-			hop("src", "cluster:"+clusterCell(q), "clusters\n"+strings.ReplaceAll(clusterCell(q), ", ", "\n"))
-		case o.Cluster != "":
-			c := "cluster " + o.Cluster
-			if o.ClusterType != "" {
+			hop("src", "route:"+listener+":"+s.Name, "route "+s.Name)
+		case api.StageCluster:
+			c := "cluster " + s.Name
+			if o := q.Outbound; o != nil && len(o.WeightedClusters) > 0 {
+				parts := make([]string, 0, len(o.WeightedClusters))
+				for _, wc := range o.WeightedClusters {
+					parts = append(parts, fmt.Sprintf("%s (%d)", wc.Cluster, wc.Weight))
+				}
+				c = "clusters\n" + strings.Join(parts, "\n")
+			} else if o != nil && o.ClusterType != "" {
 				c += "\n" + string(o.ClusterType)
 			}
-			hop("src", "cluster:"+o.Cluster, c)
-		case o.DirectResponse != 0:
-			end := g.node("src", fmt.Sprintf("direct:%d", o.DirectResponse), fmt.Sprintf("direct response %d", o.DirectResponse), "", "red")
-			g.edge(prev, end, symptomOr(fails, symptom), fails)
-			return
+			hop("src", "cluster:"+s.Name, c)
+		case api.StageKubeProxy:
+			if step(q, api.StageListener) == nil {
+				hop("", "kube-proxy:"+s.Detail, "kube-proxy\n"+s.Detail)
+			}
 		}
-	} else if q.KubeProxy != "" {
-		hop("", "kube-proxy:"+q.KubeProxy, "kube-proxy\n"+q.KubeProxy)
 	}
 
 	// Leaving the SRC pod: what is on the wire, and to which endpoint.
@@ -309,7 +308,7 @@ func (g *dotGraph) path(r *api.Reachability, src string, q api.Request) {
 		n := g.node(dstKey, "inbound:"+pod+":"+strconv.Itoa(int(in.Port))+":"+in.FilterChain+":"+strconv.FormatBool(in.Accepted), chain, "", color)
 		if !in.Accepted {
 			why := symptom
-			if in.Error != "" && !strings.Contains(symptom, in.Error) {
+			if in.Error != "" {
 				why += "\n(" + in.Error + ")"
 			}
 			g.edge(prev, n, joinLabels(wire, why), true)
@@ -320,7 +319,7 @@ func (g *dotGraph) path(r *api.Reachability, src string, q api.Request) {
 	}
 	app := g.node(dstKey, "app:"+pod+":"+strconv.Itoa(int(in.Port)), fmt.Sprintf("%s\napp :%d", orDash(pod), in.Port), "box", "")
 	reach := ""
-	if q.Reaches != "" && q.Reaches != dash && q.Verdict == api.VerdictLoadBalanced {
+	if q.Verdict == api.VerdictLoadBalanced {
 		reach = q.Reaches
 	}
 	g.edge(prev, app, joinLabels(wire, reach, symptomOr(fails, symptom)), fails)

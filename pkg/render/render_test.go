@@ -424,7 +424,7 @@ func TestDot(t *testing.T) {
 		`"cluster:PassthroughCluster" -> "inbound:demo/web-0:8080::false" [label="plaintext → 10.1.2.3:8080\nFAILS: 503 upstream connect error`,
 		`color=red, fontcolor=red, penwidth=2`,
 		`[label="inbound (STRICT)", color=red, fontcolor=red]`,
-		`"app:demo/client-5d8f7c9b4-x2x7q" -> "listener:0.0.0.0_8080:" [label="10.1.2.3:8080 (Host: 10.1.2.3)"]`,
+		`"app:demo/client-5d8f7c9b4-x2x7q" -> "listener:0.0.0.0_8080" [label="10.1.2.3:8080 (Host: 10.1.2.3)"]`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dot lacks %s:\n%s", want, out)
