@@ -103,3 +103,25 @@ func TestURLToPodIPDivertedFails(t *testing.T) {
 		t.Errorf("fixes %+v, want the address-less ServiceEntry named first", r.Fixes)
 	}
 }
+
+// A request to a node IP lands on the hostNetwork pod of that node that
+// serves the port; that pod's side is judged like any other landing
+// (here: no sidecar, the app answers plaintext).
+func TestNodeIPLandsOnHostNetworkPod(t *testing.T) {
+	for _, dst := range []string{"http://172.18.0.3:9100/", "sys/agent"} {
+		rep := explainWorld(t, "b3-hostnetwork-src-dst.yaml", "app/client", dst)
+		r := findRequest(rep, "172.18.0.3", 9100)
+		if r == nil {
+			t.Fatalf("%s: no request to 172.18.0.3:9100", dst)
+		}
+		if r.Inbound == nil || r.Inbound.Pod != "sys/agent" || r.Inbound.Captured || !r.Inbound.Accepted {
+			t.Errorf("%s: inbound = %+v, want the hostNetwork pod sys/agent, not captured, accepted", dst, r.Inbound)
+		}
+		if r.Upstream == nil || r.Upstream.Pod != "sys/agent" {
+			t.Errorf("%s: upstream = %+v, want sys/agent", dst, r.Upstream)
+		}
+		if r.Verdict != api.VerdictReaches || r.Reaches != "agent" {
+			t.Errorf("%s: verdict %s reaches %q, want reaches-destination agent", dst, r.Verdict, r.Reaches)
+		}
+	}
+}
