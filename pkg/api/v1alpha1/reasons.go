@@ -67,6 +67,22 @@ const (
 	// application that cannot read it (no sidecar, port excluded from
 	// capture, DISABLE TCP chain). Inbound.Rejection says which.
 	ReasonInboundRejected ReasonCode = "INBOUND_REJECTED"
+	// ReasonAuthzDenied (stage authorization, fail): a DENY AuthorizationPolicy
+	// rule matches the request (403 RBAC: access denied / connection closed).
+	// Fields: Object (the policy); the rule index is in inbound.authorization.rule.
+	ReasonAuthzDenied ReasonCode = "AUTHZ_DENIED"
+	// ReasonAuthzNotAllowed (stage authorization, fail): ALLOW policies apply
+	// to the workload and none of their rules matches (an ALLOW policy
+	// without rules matches nothing). For plaintext or non-Istio TLS the
+	// request carries no identity, so principals/namespaces never match.
+	ReasonAuthzNotAllowed ReasonCode = "AUTHZ_NOT_ALLOWED"
+	// ReasonAuthzCustom (stage authorization, pass): a CUSTOM policy's
+	// external provider, or request data the API cannot see (JWT claims),
+	// decides. Fields: Object (the policy), Detail (the provider or the key).
+	ReasonAuthzCustom ReasonCode = "AUTHZ_CUSTOM"
+	// ReasonAuthzUnknown (stage authorization, pass): AuthorizationPolicies
+	// could not be read; the answer assumes there are none.
+	ReasonAuthzUnknown ReasonCode = "AUTHZ_UNKNOWN"
 	// ReasonWrongDestination (stage verdict, fail): the request is served,
 	// but not by the pod that was asked about (another endpoint, another
 	// Service, an address outside the cluster). Fields: Pod, IP, Cluster, Object.
@@ -77,7 +93,8 @@ const (
 var ReasonCodes = []ReasonCode{ReasonDNSNXDomain, ReasonNoVirtualHost, ReasonNoRouteMatch, ReasonDirectResponse,
 	ReasonRegistryOnlyBlocked, ReasonUnknownDestination, ReasonVirtualServiceTCP, ReasonPassthrough, ReasonUnknownPort,
 	ReasonNoEndpoints, ReasonNoServicePort, ReasonClientTLS, ReasonStrictRejectsPlaintext, ReasonStrictRejectsNonIstioTLS,
-	ReasonProtocolError, ReasonInboundRejected, ReasonWrongDestination}
+	ReasonProtocolError, ReasonInboundRejected, ReasonAuthzDenied, ReasonAuthzNotAllowed, ReasonAuthzCustom, ReasonAuthzUnknown,
+	ReasonWrongDestination}
 
 // Rule refines a reason code: which of the code's Istio rules applied.
 type Rule string

@@ -213,6 +213,31 @@ type Inbound struct {
 	Error string `json:"error,omitempty"`
 	// Rejection classifies Error.
 	Rejection Rejection `json:"rejection,omitempty"`
+	// Authorization is the DST sidecar's AuthorizationPolicy decision for a
+	// request its filter chain accepted.
+	Authorization *Authorization `json:"authorization,omitempty"`
+}
+
+// Authorization is what the destination's RBAC filters decide for a request
+// (Istio's AuthorizationPolicy as istiod builds it and Envoy evaluates it:
+// CUSTOM, then DENY, then ALLOW; AUDIT and dry-run policies never deny).
+type Authorization struct {
+	Decision AuthzDecision `json:"decision"`
+	// Action is the action of the policy that decided (none when no policy applies).
+	Action AuthzAction `json:"action,omitempty"`
+	// Policy is NS/NAME of the policy that decided: the DENY that matched, the
+	// ALLOW that matched, the CUSTOM in force; empty when no ALLOW matched.
+	Policy string `json:"policy,omitempty"`
+	// Rule is the index of the matching rule in Policy's rules.
+	Rule *int `json:"rule,omitempty"`
+	// Reason says why, for people.
+	Reason string `json:"reason,omitempty"`
+	// Provider is the CUSTOM action's extension provider that decides.
+	Provider string `json:"provider,omitempty"`
+	// Policies lists NS/NAME of every policy that applies to the workload.
+	Policies []string `json:"policies,omitempty"`
+	// Principal is the peer identity the request carries ("" for plaintext or non-Istio TLS).
+	Principal string `json:"principal,omitempty"`
 }
 
 // Reason is why a stage did what it did. Message is rendered from the

@@ -181,23 +181,50 @@ const (
 // Rejections lists every Rejection value.
 var Rejections = []Rejection{RejectNoFilterChain, RejectInvalidMTLS, RejectProtocolError, RejectMTLSToApp, RejectMTLSPortExcluded, RejectMTLSPassedThrough}
 
+// AuthzDecision is the outcome of the destination's authorization.
+type AuthzDecision string
+
+const (
+	AuthzAllow   AuthzDecision = "allow"   // no DENY matched and (no ALLOW policy, or an ALLOW rule matched)
+	AuthzDeny    AuthzDecision = "deny"    // a DENY rule matched, or ALLOW policies exist and none matched
+	AuthzCustom  AuthzDecision = "custom"  // a CUSTOM (ext_authz) provider or request data the API cannot see decides
+	AuthzUnknown AuthzDecision = "unknown" // the AuthorizationPolicies could not be read
+)
+
+// AuthzDecisions lists every AuthzDecision value.
+var AuthzDecisions = []AuthzDecision{AuthzAllow, AuthzDeny, AuthzCustom, AuthzUnknown}
+
+// AuthzAction is an AuthorizationPolicy action.
+type AuthzAction string
+
+const (
+	AuthzActionAllow  AuthzAction = "ALLOW"
+	AuthzActionDeny   AuthzAction = "DENY"
+	AuthzActionAudit  AuthzAction = "AUDIT"
+	AuthzActionCustom AuthzAction = "CUSTOM"
+)
+
+// AuthzActions lists every AuthzAction value.
+var AuthzActions = []AuthzAction{AuthzActionAllow, AuthzActionDeny, AuthzActionAudit, AuthzActionCustom}
+
 // Stage is a stage of the data path, in the order a request passes them.
 type Stage string
 
 const (
-	StageResolve   Stage = "resolve"    // cluster DNS: the name to IPs
-	StageCapture   Stage = "capture"    // the SRC pod's iptables: captured by its sidecar or not
-	StageListener  Stage = "listener"   // the SRC proxy's outbound listener and filter chain
-	StageRoute     Stage = "route"      // HTTP: route configuration, virtual host, route; TCP: tcp_proxy / VirtualService tcp route
-	StageCluster   Stage = "cluster"    // the Envoy cluster and the endpoint it connects to
-	StageKubeProxy Stage = "kube-proxy" // a ClusterIP DNATed by kube-proxy (no SRC proxy, or PassthroughCluster to a ClusterIP)
-	StageClientTLS Stage = "clientTLS"  // what the SRC side sends: mTLS, TLS or plaintext
-	StageInbound   Stage = "inbound"    // the DST proxy's virtualInbound filter chain (or the app, without sidecar)
-	StageVerdict   Stage = "verdict"    // where the request lands, compared with what was asked
+	StageResolve   Stage = "resolve"       // cluster DNS: the name to IPs
+	StageCapture   Stage = "capture"       // the SRC pod's iptables: captured by its sidecar or not
+	StageListener  Stage = "listener"      // the SRC proxy's outbound listener and filter chain
+	StageRoute     Stage = "route"         // HTTP: route configuration, virtual host, route; TCP: tcp_proxy / VirtualService tcp route
+	StageCluster   Stage = "cluster"       // the Envoy cluster and the endpoint it connects to
+	StageKubeProxy Stage = "kube-proxy"    // a ClusterIP DNATed by kube-proxy (no SRC proxy, or PassthroughCluster to a ClusterIP)
+	StageClientTLS Stage = "clientTLS"     // what the SRC side sends: mTLS, TLS or plaintext
+	StageInbound   Stage = "inbound"       // the DST proxy's virtualInbound filter chain (or the app, without sidecar)
+	StageAuthz     Stage = "authorization" // the DST proxy's RBAC filters (AuthorizationPolicy)
+	StageVerdict   Stage = "verdict"       // where the request lands, compared with what was asked
 )
 
 // Stages lists the stages in data-path order.
-var Stages = []Stage{StageResolve, StageCapture, StageListener, StageRoute, StageCluster, StageKubeProxy, StageClientTLS, StageInbound, StageVerdict}
+var Stages = []Stage{StageResolve, StageCapture, StageListener, StageRoute, StageCluster, StageKubeProxy, StageClientTLS, StageInbound, StageAuthz, StageVerdict}
 
 // StepResult is how a request leaves a stage.
 type StepResult string
