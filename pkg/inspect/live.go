@@ -427,6 +427,7 @@ func (l *liveRead) clusterWideKinds() []kindReader {
 		{"serviceentries.networking.istio.io", l.listServiceEntries},
 		{"sidecars.networking.istio.io", l.listSidecars},
 		{"peerauthentications.security.istio.io", l.listPeerAuthentications},
+		{"authorizationpolicies.security.istio.io", l.listAuthorizationPolicies},
 	}
 }
 
