@@ -15,7 +15,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// matrixReport is a hand-made report shaped like DESIGN.md §2: a headless
+// matrixReport is a hand-made report shaped like the README's example: a headless
 // StatefulSet pod behind a STRICT PeerAuthentication, dialed four ways.
 func matrixReport() *api.Reachability {
 	return &api.Reachability{
