@@ -75,6 +75,8 @@ var enumTypes = []enumType{
 	{"ClusterType", "ClusterType", strs(api.ClusterTypes)},
 	{"ReachesKind", "ReachesKind", strs(api.ReachesKinds)},
 	{"Rejection", "Rejection", strs(api.Rejections)},
+	{"AuthzDecision", "AuthzDecision", strs(api.AuthzDecisions)},
+	{"AuthzAction", "AuthzAction", strs(api.AuthzActions)},
 	{"Stage", "Stage", strs(api.Stages)},
 	{"StepResult", "StepResult", nil},
 	{"ReasonCode", "ReasonCode", strs(api.ReasonCodes)},
