@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
+	"github.com/podreach/kubectl-podreach/pkg/snapshot"
 )
 
 // The authorization stage mirrors the RBAC filters istiod puts on the
@@ -110,10 +111,15 @@ func mergeAuthz(base, d api.Authorization) api.Authorization {
 // root namespace) are unknown: forbidden or not installed. "" when read.
 func (m *model) authzUnread(ns string) string {
 	for _, u := range m.s.Unread {
-		if u.Resource == "authorizationpolicies.security.istio.io" && (u.Namespace == "" || u.Namespace == ns || u.Namespace == m.mesh.RootNamespace) {
-			if u.Reason == "not installed" {
-				continue // the CRD is absent: there are none
-			}
+		if u.Resource != "authorizationpolicies.security.istio.io" || u.Cause == snapshot.UnreadNotInstalled {
+			continue // an absent CRD means there are none
+		}
+		switch {
+		case u.Namespace == ns || u.Namespace == m.mesh.RootNamespace:
+			return u.Reason
+		case u.Namespace == "" && u.Cause != snapshot.UnreadForbidden:
+			// A forbidden cluster-wide list is retried per namespace (the
+			// entries above); any other failure leaves them unread.
 			return u.Reason
 		}
 	}

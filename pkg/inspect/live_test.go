@@ -139,7 +139,7 @@ func TestLiveForbiddenPeerAuthentications(t *testing.T) {
 		fail(&istio.Fake, "list", "peerauthentications", clusterScope, clusterWide)
 		res := mustReadLive(t, kube, istio, worldMatrix)
 		want := []snapshot.Unread{{Resource: "peerauthentications.security.istio.io",
-			Reason: `forbidden: User "jane" cannot list resource "peerauthentications" in API group "security.istio.io" at the cluster scope`}}
+			Reason: `forbidden: User "jane" cannot list resource "peerauthentications" in API group "security.istio.io" at the cluster scope`, Cause: snapshot.UnreadForbidden}}
 		if !reflect.DeepEqual(res.Snapshot.Unread, want) {
 			t.Errorf("unread = %v, want %v", res.Snapshot.Unread, want)
 		}
@@ -206,7 +206,7 @@ func TestLiveIstioVersionFallback(t *testing.T) {
 		want := []snapshot.Unread{}
 		for _, r := range []string{"authorizationpolicies.security.istio.io", "destinationrules.networking.istio.io", "peerauthentications.security.istio.io",
 			"serviceentries.networking.istio.io", "sidecars.networking.istio.io", "virtualservices.networking.istio.io"} {
-			want = append(want, snapshot.Unread{Resource: r, Reason: "not installed"})
+			want = append(want, snapshot.Unread{Resource: r, Reason: "not installed", Cause: snapshot.UnreadNotInstalled})
 		}
 		if !reflect.DeepEqual(res.Snapshot.Unread, want) {
 			t.Errorf("unread = %v, want %v", res.Snapshot.Unread, want)

@@ -43,7 +43,18 @@ type Unread struct {
 	Resource  string `json:"resource"`            // e.g. "peerauthentications.security.istio.io"
 	Namespace string `json:"namespace,omitempty"` // "" = cluster-wide
 	Reason    string `json:"reason"`              // e.g. "forbidden", "not installed"
+	// Cause classifies Reason.
+	Cause UnreadCause `json:"cause,omitempty"`
 }
+
+// UnreadCause classifies why a read failed.
+type UnreadCause string
+
+const (
+	UnreadForbidden    UnreadCause = "forbidden"     // RBAC refused it (a cluster-wide list is retried per namespace)
+	UnreadNotInstalled UnreadCause = "not-installed" // the kind (CRD) does not exist: there are none
+	UnreadOther        UnreadCause = "other"         // any other failure
+)
 
 // MeshConfig is the subset of Istio's MeshConfig (istio.io/api mesh/v1alpha1
 // config.proto) that changes the data path. Zero values are not defaults:
