@@ -6,8 +6,10 @@
 # binary), validate the rendered manifest with Krew's own validator, install
 # the plugin THROUGH KREW from that manifest and archive, run it through
 # kubectl's plugin discovery (`kubectl podreach ...`), complete through
-# kubectl_complete-podreach, then uninstall. Nothing leaves the machine but
-# Go module proxy requests: archives are served from loopback.
+# kubectl_complete-podreach, then uninstall. Last, test/k9s checks
+# plugins/k9s.yaml against k9s's own schemas and code (go test). Nothing
+# leaves the machine but Go module proxy requests: archives are served from
+# loopback.
 #
 # Tools (cached under ${PODREACH_CACHE:-~/.cache/podreach}/<name>-<version>/):
 #   goreleaser                     go install github.com/goreleaser/goreleaser/v2
@@ -207,3 +209,7 @@ if kubectl podreach version >/dev/null 2>&1; then fail "kubectl podreach still r
 
 step "ok: installed ${version} through Krew, ran it through kubectl, uninstalled"
 
+# --- k9s plugin ------------------------------------------------------------------
+step "test/k9s: plugins/k9s.yaml against k9s's schemas, fields, keys and argument substitution"
+(cd test/k9s && go test -count=1 ./...) 2>&1 | sed 's/^/  /' || fail "test/k9s"
+step "ok"
