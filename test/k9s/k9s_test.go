@@ -424,3 +424,35 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+// TestRunInstalled runs the plugin as k9s would against the real kubectl and
+// the installed kubectl-podreach (test/krew/run.sh sets PODREACH_K9S_E2E=1
+// while Krew has it installed), on the embedded example world's files.
+func TestRunInstalled(t *testing.T) {
+	if os.Getenv("PODREACH_K9S_E2E") != "1" {
+		t.Skip("PODREACH_K9S_E2E=1 runs it with the kubectl and kubectl-podreach on PATH")
+	}
+	p := loadPlugin(t, readFile(t, pluginFile))
+	rx := envRX(t, k9sDir(t))
+	world, err := filepath.Abs("../../examples/headless-http-podip.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NAMESPACE": "demo", "NAME": "client-btpkt9bzdx-b5htm", "CONTEXT": "unused-with-f"}
+	args := make([]string, len(p.Args))
+	for i, a := range p.Args {
+		args[i], _ = substitute(rx, env, a)
+	}
+	cmd := exec.Command(p.Command, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Stdin = strings.NewReader("web-0 -f " + world + "\nq")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"demo/web-0", "10 requests: 9 ok, 1 fails.", "(kubectl podreach exited 1;"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

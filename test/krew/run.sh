@@ -6,8 +6,8 @@
 # binary), validate the rendered manifest with Krew's own validator, install
 # the plugin THROUGH KREW from that manifest and archive, run it through
 # kubectl's plugin discovery (`kubectl podreach ...`), complete through
-# kubectl_complete-podreach, then uninstall. Last, test/k9s checks
-# plugins/k9s.yaml against k9s's own schemas and code (go test). Nothing
+# kubectl_complete-podreach and through plugins/k9s.yaml's command (test/k9s:
+# also checked against k9s's own schemas and code), then uninstall. Nothing
 # leaves the machine but Go module proxy requests: archives are served from
 # loopback.
 #
@@ -202,14 +202,15 @@ else
   fi
 fi
 
+# plugins/k9s.yaml against k9s's own schemas, fields, keys and argument
+# substitution, then run as k9s would run it on a pod with this kubectl and
+# the plugin Krew installed (PODREACH_K9S_E2E=1).
+step "test/k9s: plugins/k9s.yaml as k9s reads and runs it"
+(cd test/k9s && PODREACH_K9S_E2E=1 go test -count=1 ./...) 2>&1 | sed 's/^/  /' || fail "test/k9s"
+
 step "kubectl krew uninstall podreach"
 kubectl krew uninstall podreach </dev/null 2>&1 | sed 's/^/  /'
 [[ ! -e "${KREW_ROOT}/bin/kubectl-podreach" ]] || fail "kubectl-podreach still installed"
 if kubectl podreach version >/dev/null 2>&1; then fail "kubectl podreach still runs after uninstall"; fi
 
-step "ok: installed ${version} through Krew, ran it through kubectl, uninstalled"
-
-# --- k9s plugin ------------------------------------------------------------------
-step "test/k9s: plugins/k9s.yaml against k9s's schemas, fields, keys and argument substitution"
-(cd test/k9s && go test -count=1 ./...) 2>&1 | sed 's/^/  /' || fail "test/k9s"
-step "ok"
+step "ok: installed ${version} through Krew, ran it through kubectl and k9s's plugin command, uninstalled"
