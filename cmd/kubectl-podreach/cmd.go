@@ -21,7 +21,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -97,11 +96,6 @@ Exit status:
   kubectl podreach --example`
 )
 
-// Flag values.
-var (
-	trafficValues = []string{"auto", "http", "tcp"}
-)
-
 // Options holds the flags and, after Complete and Validate, everything Run
 // needs. Run is the only step that talks to a cluster or reads files.
 type Options struct {
@@ -125,7 +119,9 @@ type Options struct {
 	// Set by Validate.
 	source      podref.Ref
 	destination *podref.Ref
-	target      *explain.TargetSpec
+	target      *podref.Target
+	ports       []podref.Port
+	traffic     api.Traffic
 
 	// Set by Run: at least one request fails (exit status 1).
 	failing bool
@@ -354,10 +350,11 @@ func (o *Options) Validate() error {
 		return usageErr(fmt.Sprintf("unknown output format %q: allowed formats are %s",
 			o.Output, strings.Join(render.Formats, ", ")))
 	}
-	if !contains(trafficValues, o.Traffic) {
-		return usageErr(fmt.Sprintf("invalid --traffic %q: allowed values are %s",
-			o.Traffic, strings.Join(trafficValues, ", ")))
+	traffic, err := podref.ParseTraffic(o.Traffic)
+	if err != nil {
+		return err
 	}
+	o.traffic = traffic
 	if _, err := requestTimeout(o.configFlags); err != nil {
 		return err
 	}
@@ -369,10 +366,13 @@ func (o *Options) Validate() error {
 	case n > 2:
 		return usageErr(fmt.Sprintf("too many arguments (%d): want SRC DST, got %s", n, strings.Join(o.args, " ")))
 	}
+	o.ports = nil
 	for _, p := range o.Ports {
-		if err := validatePort(p); err != nil {
+		port, err := podref.ParsePort(p)
+		if err != nil {
 			return err
 		}
+		o.ports = append(o.ports, port)
 	}
 	for _, f := range o.Filenames {
 		if f == "" {
@@ -387,11 +387,11 @@ func (o *Options) Validate() error {
 	o.source = src
 
 	dst := o.args[1]
-	if explain.IsTarget(dst) {
+	if podref.IsTarget(dst) {
 		if len(o.Ports) > 0 {
 			return usageErr(fmt.Sprintf("--port applies to a pod DST; put the port in the address instead (%s)", dst))
 		}
-		t, err := explain.ParseTarget(dst, o.Headers)
+		t, err := podref.ParseTarget(dst, o.Headers)
 		if err != nil {
 			return err
 		}
@@ -406,25 +406,6 @@ func (o *Options) Validate() error {
 		return err
 	}
 	o.destination, o.target = &ref, nil
-	return nil
-}
-
-// validatePort accepts a port number or an IANA service name, as a Service
-// or container port name would be written.
-func validatePort(p string) error {
-	p = strings.TrimSpace(p)
-	if p == "" {
-		return usageErr("--port needs a number or a name")
-	}
-	if n, err := strconv.Atoi(p); err == nil {
-		if n < 1 || n > 65535 {
-			return usageErr(fmt.Sprintf("invalid --port %s: not in 1-65535", p))
-		}
-		return nil
-	}
-	if msgs := validation.IsValidPortName(p); len(msgs) > 0 {
-		return usageErr(fmt.Sprintf("invalid --port %q: not a port number or name (%s)", p, msgs[0]))
-	}
 	return nil
 }
 
@@ -467,8 +448,8 @@ func (o *Options) Run(ctx context.Context) error {
 	query := explain.Query{
 		Source:  res.Source,
 		Target:  o.target,
-		Ports:   o.Ports,
-		Traffic: o.Traffic,
+		Ports:   o.ports,
+		Traffic: o.traffic,
 	}
 	if o.target == nil {
 		// The matrix form. For a URL, explain finds the pod the request
@@ -688,11 +669,3 @@ func run(args []string, streams genericiooptions.IOStreams) (code int) {
 	return exitOK
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

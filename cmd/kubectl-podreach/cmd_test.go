@@ -151,7 +151,7 @@ func TestExitCodeClassification(t *testing.T) {
 	}{
 		{usageErr("x"), exitUsage},
 		{&podref.Error{Kind: podref.NotFound, Msg: "x"}, exitUsage},
-		{&explain.UsageError{Msg: "x"}, exitUsage},
+		{&explain.QueryError{Msg: "x"}, exitUsage},
 		{&clusterError{msg: "x"}, exitUnreadable},
 		{errors.New("something else"), exitFails},
 	}

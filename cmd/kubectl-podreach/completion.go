@@ -15,7 +15,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/podreach/kubectl-podreach/examples"
-	"github.com/podreach/kubectl-podreach/pkg/explain"
 	"github.com/podreach/kubectl-podreach/pkg/podref"
 	"github.com/podreach/kubectl-podreach/pkg/render"
 )
@@ -34,7 +33,7 @@ func (o *Options) registerCompletions(cmd *cobra.Command) {
 		_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 	}
 	fixed("output", render.Formats)
-	fixed("traffic", trafficValues)
+	fixed("traffic", podref.TrafficValues)
 	_ = cmd.RegisterFlagCompletionFunc("example", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return examples.Names(), cobra.ShellCompDirectiveNoFileComp
 	})
@@ -142,7 +141,7 @@ func (o *Options) completePods(_ *cobra.Command, args []string, toComplete strin
 // Services selecting it, by number and by name, as --port accepts them. A
 // comma-separated list completes its last element.
 func (o *Options) completePorts(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	if len(args) < 2 || explain.IsTarget(args[1]) {
+	if len(args) < 2 || podref.IsTarget(args[1]) {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	ref, err := podref.Parse(args[1], o.completionNamespace())

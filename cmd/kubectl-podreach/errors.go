@@ -56,7 +56,7 @@ func exitCode(err error) int {
 	var (
 		ue  *usageError
 		pe  *podref.Error
-		xe  *explain.UsageError
+		xe  *explain.QueryError
 		ce  *clusterError
 		rde *inspect.ReadError
 	)

@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
+	"github.com/podreach/kubectl-podreach/pkg/podref"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,9 +15,6 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 	src, err := m.queryPod(q.Source, "SRC")
 	if err != nil {
 		return nil, err
-	}
-	if q.Traffic != "" && q.Traffic != "auto" && q.Traffic != "http" && q.Traffic != "tcp" {
-		return nil, usageErrorf("invalid --traffic %q: want auto, http or tcp", q.Traffic)
 	}
 	rep := api.NewReachability()
 	var dst *corev1.Pod
@@ -46,18 +44,18 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 	if dst != nil {
 		w := m.workload(dst, q.Destination.ChosenFrom)
 		rep.Destination = &w
-		groups, err := m.destinationPorts(dst, q.Ports)
+		groups, err := m.destinationPorts(dst, portArgs(q.Ports))
 		if err != nil {
 			return nil, err
 		}
 		for _, g := range groups {
 			rep.Ports = append(rep.Ports, g.summary)
-			for _, c := range m.matrixCalls(src, dst, g, q.Traffic) {
+			for _, c := range m.matrixCalls(src, dst, g, string(q.Traffic)) {
 				rep.Requests = append(rep.Requests, t.finish(t.trace(c)))
 			}
 		}
 	} else {
-		c, err := m.targetCall(src, q.Target, q.Traffic)
+		c, err := m.targetCall(src, q.Target, string(q.Traffic))
 		if err != nil {
 			return nil, err
 		}
@@ -388,7 +386,7 @@ func (m *model) dialedPod(src *corev1.Pod, host string) *corev1.Pod {
 	return nil
 }
 
-func (m *model) targetCall(src *corev1.Pod, tg *TargetSpec, traffic string) (call, error) {
+func (m *model) targetCall(src *corev1.Pod, tg *podref.Target, traffic string) (call, error) {
 	c := call{address: tg.Host, port: tg.Port, path: tg.Path, headers: tg.Headers}
 	switch {
 	case traffic == "http" || traffic == "tcp":
