@@ -44,7 +44,9 @@ from the cluster's objects alone: no exec, no port-forward, no traffic sent.
 
 SRC is a pod: NAME, NAMESPACE/NAME, pod/NAME, or a workload deploy/NAME,
 sts/NAME, ds/NAME, rs/NAME (one ready pod is picked and the choice is shown).
--n sets the default namespace; otherwise the current context's applies.
+svc/NAME (or another resource type) is pod NAME of namespace svc, if that
+namespace exists. -n sets the default namespace; otherwise the current
+context's applies.
 
 DST is either
   * a pod (same forms as SRC): every address SRC could use for it (Service
@@ -668,4 +670,3 @@ func run(args []string, streams genericiooptions.IOStreams) (code int) {
 	}
 	return exitOK
 }
-

@@ -119,7 +119,6 @@ func TestCompleteValidate(t *testing.T) {
 		{name: "header with a pod DST", argv: append([]string{"a", "b", "-H", "Host: x"}, f...), wantErr: "--header applies to a URL"},
 		{name: "port with a URL DST", argv: append([]string{"a", "web:80", "--port", "80"}, f...), wantErr: "--port applies to a pod DST"},
 		{name: "tcp URL without port", argv: append([]string{"a", "tcp://10.1.2.3"}, f...), wantErr: "a port is required"},
-		{name: "service as DST", argv: append([]string{"a", "svc/web"}, f...), wantErr: `cannot use "svc/web"`},
 		{name: "bad request timeout", argv: append([]string{"a", "b", "--request-timeout", "soon"}, f...), wantErr: "invalid --request-timeout"},
 		{name: "example with -f", argv: append([]string{"--example"}, f...), wantErr: "cannot be combined with -f"},
 		{name: "unknown example", argv: []string{"--example=nope"}, wantErr: `unknown example "nope"`},
@@ -298,6 +297,8 @@ func TestBadInput(t *testing.T) {
 		{"malformed YAML", []string{"a", "b", "-f", malformed}, exitUnreadable, "bad.yaml"},
 		{"missing file", []string{"a", "b", "-f", filepath.Join(dir, "missing.yaml")}, exitUnreadable, "missing.yaml"},
 		{"URL without port", []string{"a", "tcp://10.1.2.3", "-f", worldPath(w)}, exitUsage, "tcp://10.1.2.3"},
+		// No namespace "svc" in the world: a Service is not a pod.
+		{"service as DST", []string{w.Args[0], "svc/web", "-f", worldPath(w)}, exitUsage, `cannot use "svc/web": podreach needs a pod`},
 		{"bad output", []string{"a", "b", "-o", "xml", "-f", worldPath(w)}, exitUsage, "table, wide, json, yaml"},
 		{"unknown flag", []string{"a", "b", "--bogus"}, exitUsage, "--bogus"},
 		{"unreachable server", []string{"a", "b", "--server", "https://127.0.0.1:1", "--request-timeout", "2s"}, exitUnreadable, "127.0.0.1:1"},

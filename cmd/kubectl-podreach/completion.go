@@ -64,6 +64,7 @@ func (o *Options) completeNamespaces(_ *cobra.Command, _ []string, toComplete st
 //	"demo/"      pods of namespace demo, as "demo/NAME"
 //	"deploy/"    Deployments (StatefulSets, ...) owning pods of the default
 //	             namespace, found through the pods' ownerReferences
+//	"svc/"       pods of namespace svc, if there is one (podref.Resolve)
 //
 // A DST that is being typed as a URL or host:port gets no completion.
 func (o *Options) completePods(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
@@ -84,7 +85,7 @@ func (o *Options) completePods(_ *cobra.Command, args []string, toComplete strin
 		if ref, err := podref.Parse(first+"/x", defaultNS); err == nil && ref.Namespace == defaultNS && first != defaultNS {
 			ns, kind = defaultNS, ref.Kind // a TYPE/ prefix
 		} else if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp // svc/, a/b/c, bad namespace
+			return nil, cobra.ShellCompDirectiveNoFileComp // a/b/c, bad namespace
 		}
 		pods, err := listPods(ctx, kube, ns)
 		if err != nil {

@@ -173,6 +173,25 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
+// svc/ completes the pods of a namespace named svc, the way the command
+// reads svc/NAME when that namespace exists.
+func TestCompletionServiceWordNamespace(t *testing.T) {
+	isolate(t)
+	kube := completionWorld()
+	for _, o := range []runtime.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "svc"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "svc", Name: "api-0"}},
+	} {
+		if err := kube.Tracker().Add(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := complete(t, kube, false, "svc/")
+	if !slices.Equal(got, []string{"svc/api-0"}) {
+		t.Errorf("__complete svc/ = %q", got)
+	}
+}
+
 func TestCompletionPortDescriptions(t *testing.T) {
 	isolate(t)
 	got, _ := complete(t, completionWorld(), true, "client", "demo/web-0", "--port", "")

@@ -63,13 +63,21 @@ func (w *world) result(req Request, origin string) (*Result, error) {
 	s.Unread = slices.Clone(s.Unread)
 	s.Origin = origin
 	res := &Result{Snapshot: &s}
-	src, chosen, err := podref.Pick(req.Source, s.Pods)
+	srcRef, err := resolveRef(req.Source, s.Namespaces, s.Pods)
+	if err != nil {
+		return nil, err
+	}
+	src, chosen, err := podref.Pick(srcRef, s.Pods)
 	if err != nil {
 		return nil, err
 	}
 	res.Source = snapshot.PodKey{Namespace: src.Namespace, Name: src.Name, ChosenFrom: chosen}
 	if req.Destination != nil {
-		dst, err := pickKey(*req.Destination, s.Pods)
+		dstRef, err := resolveRef(*req.Destination, s.Namespaces, s.Pods)
+		if err != nil {
+			return nil, err
+		}
+		dst, err := pickKey(dstRef, s.Pods)
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -106,6 +107,15 @@ func targetIP(host string) string {
 		return ip.String()
 	}
 	return ""
+}
+
+// resolveRef settles a reference such as svc/api-0 (podref.Resolve): it
+// names pod api-0 of namespace svc if that namespace was read, or has pods.
+func resolveRef(ref podref.Ref, namespaces []corev1.Namespace, pods []corev1.Pod) (podref.Ref, error) {
+	return podref.Resolve(ref, func(ns string) bool {
+		return slices.ContainsFunc(namespaces, func(n corev1.Namespace) bool { return n.Name == ns }) ||
+			slices.ContainsFunc(pods, func(p corev1.Pod) bool { return p.Namespace == ns })
+	})
 }
 
 // pickKey resolves ref among pods into a PodKey.

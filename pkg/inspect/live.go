@@ -225,7 +225,9 @@ func (l *liveRead) resolveTasks() []func(context.Context) error {
 }
 
 // getPod reads a pod reference by name. Not found is the user's mistake
-// (exit 2); any other failure, forbidden included, means we cannot answer.
+// (exit 2), reported here unless what ref means waits for the namespace
+// list (svc/NAME, see resolve); any other failure, forbidden included,
+// means we cannot answer.
 func (l *liveRead) getPod(ctx context.Context, ref podref.Ref) error {
 	pod, err := l.r.kube.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	l.log("GET", apiPath("", "v1", ref.Namespace, "pods", ref.Name), "", err)
@@ -237,8 +239,10 @@ func (l *liveRead) getPod(ctx context.Context, ref podref.Ref) error {
 	default:
 		found = []corev1.Pod{*pod}
 	}
-	if _, _, err := podref.Pick(ref, found); err != nil {
-		return err
+	if !ref.Ambiguous() {
+		if _, _, err := podref.Pick(ref, found); err != nil {
+			return err
+		}
 	}
 	l.mu.Lock()
 	l.extraPods = append(l.extraPods, found...)
@@ -246,9 +250,14 @@ func (l *liveRead) getPod(ctx context.Context, ref podref.Ref) error {
 	return nil
 }
 
-// resolve picks SRC and DST once phase 1 has read them.
+// resolve picks SRC and DST once phase 1 has read them (and the Namespace
+// list, which settles what svc/NAME means).
 func (l *liveRead) resolve() error {
 	pick := func(ref podref.Ref) (*corev1.Pod, snapshot.PodKey, error) {
+		ref, err := resolveRef(ref, l.snap.Namespaces, append(slices.Clip(l.snap.Pods), l.extraPods...))
+		if err != nil {
+			return nil, snapshot.PodKey{}, err
+		}
 		pool := l.snap.Pods
 		if ref.IsPod() && !slices.ContainsFunc(pool, func(p corev1.Pod) bool { return p.Namespace == ref.Namespace }) {
 			pool = l.extraPods // listing was forbidden: read by name
