@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -490,9 +488,9 @@ func anyFails(r *api.Reachability) bool {
 func (o *Options) newReader() (inspect.Reader, error) {
 	switch {
 	case o.world != nil:
-		return inspect.NewFileReader([]string{"-"}, bytes.NewReader(o.world.Data)), nil
+		return wordedReader{Reader: inspect.NewFileReader([]string{"-"}, bytes.NewReader(o.world.Data))}, nil
 	case len(o.Filenames) > 0:
-		return inspect.NewFileReader(o.Filenames, o.In), nil
+		return wordedReader{Reader: inspect.NewFileReader(o.Filenames, o.In)}, nil
 	}
 	if o.noClusterConfigured() {
 		return nil, kubeconfigErr(clientcmd.ErrEmptyConfig)
@@ -513,11 +511,8 @@ func (o *Options) newReader() (inspect.Reader, error) {
 	if err != nil {
 		return nil, kubeconfigErr(err)
 	}
-	live := inspect.NewLiveReader(kube, istio, inspect.LiveOptions{
-		Context:        o.contextName(),
-		RequestTimeout: deref(o.configFlags.Timeout),
-	})
-	return serverReader{live, cfg.Host}, nil
+	live := inspect.NewLiveReader(kube, istio, inspect.LiveOptions{Context: o.contextName()})
+	return wordedReader{Reader: live, server: cfg.Host, requestTimeout: deref(o.configFlags.Timeout)}, nil
 }
 
 // logRequests makes -v log the API requests through client-go's own request
@@ -567,29 +562,6 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-// serverReader makes sure a failed read names the API server it tried.
-type serverReader struct {
-	inspect.Reader
-	host string
-}
-
-func (r serverReader) Read(ctx context.Context, req inspect.Request) (*inspect.Result, error) {
-	res, err := r.Reader.Read(ctx, req)
-	var re *inspect.ReadError
-	if errors.As(err, &re) && r.host != "" && !strings.Contains(err.Error(), hostOnly(r.host)) {
-		err = &inspect.ReadError{Msg: fmt.Sprintf("%s (server %s)", err.Error(), r.host), Err: err}
-	}
-	return res, err
-}
-
-// hostOnly drops the scheme and path of an API server URL.
-func hostOnly(server string) string {
-	if u, err := url.Parse(server); err == nil && u.Host != "" {
-		return u.Host
-	}
-	return server
 }
 
 // requestTimeout parses --request-timeout as kubectl does: a duration

@@ -18,6 +18,7 @@ import (
 
 	"github.com/podreach/kubectl-podreach/examples"
 	"github.com/podreach/kubectl-podreach/pkg/explain"
+	"github.com/podreach/kubectl-podreach/pkg/inspect"
 	"github.com/podreach/kubectl-podreach/pkg/podref"
 )
 
@@ -152,6 +153,8 @@ func TestExitCodeClassification(t *testing.T) {
 		{&podref.Error{Kind: podref.NotFound, Msg: "x"}, exitUsage},
 		{&explain.QueryError{Msg: "x"}, exitUsage},
 		{&clusterError{msg: "x"}, exitUnreadable},
+		{&inspect.Error{Kind: inspect.Malformed}, exitUnreadable},
+		{&readError{err: &inspect.Error{Kind: inspect.Timeout}}, exitUnreadable},
 		{errors.New("something else"), exitFails},
 	}
 	for _, tc := range cases {
@@ -399,7 +402,9 @@ func TestOneLine(t *testing.T) {
 	if got := oneLine("a\n  b\n"); got != "a; b" {
 		t.Errorf("oneLine = %q", got)
 	}
-	if got := errorLine(errors.New("Unable to connect to the server: x")); got != "Unable to connect to the server: x" {
+	// A message that merely starts like kubectl's is still prefixed: only a
+	// read error is worded whole.
+	if got := errorLine(errors.New("Unable to connect to the server: x")); got != "error: Unable to connect to the server: x" {
 		t.Errorf("errorLine = %q", got)
 	}
 	if got := errorLine(errors.New("boom")); got != "error: boom" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -78,6 +79,40 @@ func Resolve(ref Ref, namespaceExists func(ns string) bool) (Ref, error) {
 	return Ref{}, invalidf("cannot use %q: podreach needs a pod or a workload "+
 		"(pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME); to reach a service, give its address, e.g. %s:PORT",
 		ref.Raw, ref.Name)
+}
+
+// OwnerOfIP finds the pod that owns ip as its primary IP (status.podIP, the
+// field the API server can select on), ignoring finished pods whose IP may
+// have been reused; nil if none. Pods on the host network share the node's
+// IP, so they only count when no regular pod has the IP, and then only if
+// there is one. Several regular pods with the IP are an Ambiguous error.
+func OwnerOfIP(pods []corev1.Pod, ip string) (*corev1.Pod, error) {
+	var regular, hostNet []*corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if p.Status.PodIP != ip || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if p.Spec.HostNetwork {
+			hostNet = append(hostNet, p)
+		} else {
+			regular = append(regular, p)
+		}
+	}
+	switch {
+	case len(regular) == 1:
+		return regular[0], nil
+	case len(regular) > 1:
+		names := make([]string, len(regular))
+		for i, p := range regular {
+			names[i] = p.Namespace + "/" + p.Name
+		}
+		return nil, &Error{Kind: Ambiguous,
+			Msg: "ip " + ip + " belongs to several running pods (" + strings.Join(names, ", ") + ")"}
+	case len(hostNet) == 1:
+		return hostNet[0], nil
+	}
+	return nil, nil
 }
 
 // usable says why a named pod cannot be analysed: without an IP there is no

@@ -281,3 +281,34 @@ func assertError(t *testing.T, err error, kind ErrorKind, has string) {
 		t.Errorf("error must be one line: %q", pe.Msg)
 	}
 }
+
+func TestOwnerOfIP(t *testing.T) {
+	ip := func(addr string, opts ...func(*corev1.Pod)) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			p.Status.PodIP = addr
+			for _, o := range opts {
+				o(p)
+			}
+		}
+	}
+	hostNet := func(p *corev1.Pod) { p.Spec.HostNetwork = true }
+	pods := []corev1.Pod{
+		pod("demo", "a", ip("10.0.0.1")),
+		pod("demo", "old", ip("10.0.0.1", func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed })),
+		pod("demo", "b", ip("10.0.0.2")), pod("other", "b", ip("10.0.0.2")),
+		pod("kube-system", "agent", ip("192.168.0.5", hostNet)),
+		pod("kube-system", "agent-1", ip("192.168.0.6", hostNet)), pod("kube-system", "agent-2", ip("192.168.0.6", hostNet)),
+	}
+	for addr, want := range map[string]string{"10.0.0.1": "demo/a", "192.168.0.5": "kube-system/agent", "192.168.0.6": "", "10.9.9.9": ""} {
+		p, err := OwnerOfIP(pods, addr)
+		got := ""
+		if p != nil {
+			got = p.Namespace + "/" + p.Name
+		}
+		if err != nil || got != want {
+			t.Errorf("OwnerOfIP(%s) = %q, %v; want %q", addr, got, err, want)
+		}
+	}
+	_, err := OwnerOfIP(pods, "10.0.0.2")
+	assertError(t, err, Ambiguous, "ip 10.0.0.2 belongs to several running pods (demo/b, other/b)")
+}
