@@ -11,12 +11,13 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/podreach/kubectl-podreach/examples"
+	"github.com/podreach/kubectl-podreach/pkg/explain"
 	"github.com/podreach/kubectl-podreach/pkg/podref"
 	"github.com/podreach/kubectl-podreach/pkg/render"
+	"github.com/podreach/kubectl-podreach/pkg/snapshot"
 )
 
 // Completion reads the cluster like the command does (pods, services,
@@ -138,9 +139,11 @@ func (o *Options) completePods(_ *cobra.Command, args []string, toComplete strin
 }
 
 // completePorts offers the ports of the DST already typed (a pod or a
-// workload; not a URL): container ports and the target ports of the
-// Services selecting it, by number and by name, as --port accepts them. A
-// comma-separated list completes its last element.
+// workload; not a URL), as the matrix would examine them
+// (explain.DestinationPorts): each port by number, then by the names --port
+// accepts for it (its containerPort name, the Service ports reaching it),
+// described by where it comes from. A comma-separated list completes its
+// last element.
 func (o *Options) completePorts(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) < 2 || podref.IsTarget(args[1]) {
 		return nil, cobra.ShellCompDirectiveNoFileComp
@@ -163,9 +166,13 @@ func (o *Options) completePorts(_ *cobra.Command, args []string, toComplete stri
 	if pod.Name == "" && err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	var services []corev1.Service
+	snap := &snapshot.Snapshot{Pods: pods}
 	if list, err := kube.CoreV1().Services(ref.Namespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"}); err == nil {
-		services = list.Items
+		snap.Services = list.Items
+	}
+	ports, err := explain.DestinationPorts(snap, snapshot.PodKey{Namespace: pod.Namespace, Name: pod.Name})
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 
 	done, word := "", toComplete
@@ -173,87 +180,21 @@ func (o *Options) completePorts(_ *cobra.Command, args []string, toComplete stri
 		done, word = toComplete[:i+1], toComplete[i+1:]
 	}
 	var out []string
-	for _, c := range podPorts(pod, services) {
-		if strings.HasPrefix(c.value, word) {
-			out = append(out, done+c.value+"\t"+c.description)
+	seen := map[string]bool{}
+	add := func(value, description string) {
+		if value != "" && !seen[value] && strings.HasPrefix(value, word) {
+			seen[value] = true
+			out = append(out, done+value+"\t"+description)
+		}
+	}
+	for _, p := range ports {
+		from := strings.Join(p.Summary.Sources, "; ")
+		add(strconv.Itoa(int(p.Summary.Port)), from)
+		for _, name := range append([]string{p.Summary.Name}, p.ServicePortNames...) {
+			add(name, fmt.Sprintf("port %d: %s", p.Summary.Port, from))
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
-}
-
-type portCandidate struct{ value, description string }
-
-// podPorts lists what --port accepts for pod: every TCP container port (by
-// number, and by name if it has one), then the names of the Service ports
-// that select the pod, each described by where it comes from.
-func podPorts(pod corev1.Pod, services []corev1.Service) []portCandidate {
-	var out []portCandidate
-	seen := map[string]bool{}
-	add := func(value, description string) {
-		if value != "" && !seen[value] {
-			seen[value] = true
-			out = append(out, portCandidate{value, description})
-		}
-	}
-	byName := map[string]int32{}
-	for _, c := range pod.Spec.Containers {
-		if c.Name == "istio-proxy" {
-			continue
-		}
-		for _, cp := range c.Ports {
-			if cp.Protocol == corev1.ProtocolUDP || cp.Protocol == corev1.ProtocolSCTP {
-				continue
-			}
-			desc := "containerPort " + c.Name
-			if cp.Name != "" {
-				desc += "/" + cp.Name
-				byName[cp.Name] = cp.ContainerPort
-			}
-			add(strconv.Itoa(int(cp.ContainerPort)), desc)
-		}
-	}
-	for _, c := range pod.Spec.Containers {
-		for _, cp := range c.Ports {
-			if _, ok := byName[cp.Name]; ok {
-				add(cp.Name, fmt.Sprintf("containerPort %s/%d", c.Name, cp.ContainerPort))
-			}
-		}
-	}
-	sort.Slice(services, func(i, j int) bool { return services[i].Name < services[j].Name })
-	for _, svc := range services {
-		if len(svc.Spec.Selector) == 0 || !selects(svc.Spec.Selector, pod.Labels) {
-			continue
-		}
-		for _, sp := range svc.Spec.Ports {
-			if sp.Protocol == corev1.ProtocolUDP || sp.Protocol == corev1.ProtocolSCTP {
-				continue
-			}
-			target := sp.Port
-			switch {
-			case sp.TargetPort.Type == intstr.String:
-				p, ok := byName[sp.TargetPort.StrVal]
-				if !ok {
-					continue
-				}
-				target = p
-			case sp.TargetPort.IntVal != 0:
-				target = sp.TargetPort.IntVal
-			}
-			desc := fmt.Sprintf("Service %s port %d→%d", svc.Name, sp.Port, target)
-			add(strconv.Itoa(int(target)), desc)
-			add(sp.Name, desc)
-		}
-	}
-	return out
-}
-
-func selects(selector, labels map[string]string) bool {
-	for k, v := range selector {
-		if lv, ok := labels[k]; !ok || lv != v {
-			return false
-		}
-	}
-	return true
 }
 
 // ownerNames lists the workloads of kind that own pods, from the pods'

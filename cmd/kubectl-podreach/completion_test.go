@@ -147,8 +147,8 @@ func TestCompletion(t *testing.T) {
 			[]string{"default", "demo", "demo-two", "monitoring"}, noFile},
 		{"-n: prefix", []string{"--namespace", "mo"},
 			[]string{"monitoring"}, noFile},
-		{"--port: ports of DST: containers, then Services selecting it", []string{"client", "demo/web-0", "--port", ""},
-			[]string{"8080", "9090", "http", "metrics", "http-web", "7001", "tcp-admin"}, noFile},
+		{"--port: ports of DST as the matrix examines them, each by number then its names", []string{"client", "demo/web-0", "--port", ""},
+			[]string{"7001", "tcp-admin", "8080", "http", "http-web", "9090", "metrics"}, noFile},
 		{"--port: DST through a workload", []string{"client", "sts/web", "-n", "demo", "--port", "9"},
 			[]string{"9090"}, noFile},
 		{"--port: comma-separated list completes the last", []string{"client", "demo/web-1", "--port", "8080,m"},
@@ -195,14 +195,16 @@ func TestCompletionServiceWordNamespace(t *testing.T) {
 func TestCompletionPortDescriptions(t *testing.T) {
 	isolate(t)
 	got, _ := complete(t, completionWorld(), true, "client", "demo/web-0", "--port", "")
+	// The descriptions are the report's port sources; the UDP port and
+	// istio-proxy's are not offered.
 	want := []string{
-		"8080\tcontainerPort nginx/http",
-		"9090\tcontainerPort nginx/metrics",
-		"http\tcontainerPort nginx/8080",
-		"metrics\tcontainerPort nginx/9090",
-		"http-web\tService web port 80→8080",
-		"7001\tService web port 7000→7001",
-		"tcp-admin\tService web port 7000→7001",
+		"7001\tService demo/web port tcp-admin 7000→7001 (TCP)",
+		"tcp-admin\tport 7001: Service demo/web port tcp-admin 7000→7001 (TCP)",
+		"8080\tService demo/web port http-web 80→8080 (HTTP); containerPort nginx/8080",
+		"http\tport 8080: Service demo/web port http-web 80→8080 (HTTP); containerPort nginx/8080",
+		"http-web\tport 8080: Service demo/web port http-web 80→8080 (HTTP); containerPort nginx/8080",
+		"9090\tcontainerPort nginx/9090",
+		"metrics\tport 9090: containerPort nginx/9090",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
