@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,21 +48,23 @@ func runCmd(t *testing.T, args ...string) result {
 	return result{code, out.String(), errOut.String()}
 }
 
-// completeValidate runs the option lifecycle up to Run on a command line.
-func completeValidate(t *testing.T, argv []string) (*Options, error) {
+// toOptions runs the option lifecycle up to Run on a command line:
+// Flags.ToOptions, then Options.Validate.
+func toOptions(t *testing.T, argv []string) (*Options, error) {
 	t.Helper()
-	o := NewOptions(genericiooptions.NewTestIOStreamsDiscard())
-	cmd := NewCmd(o)
+	f := NewFlags(genericiooptions.NewTestIOStreamsDiscard())
+	cmd := NewCmd(f)
 	if err := cmd.ParseFlags(argv); err != nil {
-		return o, err
+		return nil, err
 	}
-	if err := o.Complete(cmd, cmd.Flags().Args()); err != nil {
+	o, err := f.ToOptions(cmd.Flags().Args())
+	if err != nil {
 		return o, err
 	}
 	return o, o.Validate()
 }
 
-func TestCompleteValidate(t *testing.T) {
+func TestToOptions(t *testing.T) {
 	isolate(t)
 	// -f keeps Complete away from any kubeconfig; nothing is read before Run.
 	f := []string{"-f", "dump.yaml"}
@@ -73,44 +76,58 @@ func TestCompleteValidate(t *testing.T) {
 	}{
 		{name: "pod to pod", argv: append([]string{"client", "demo/web-0"}, f...),
 			check: func(t *testing.T, o *Options) {
-				if o.source.Namespace != "default" || o.source.Name != "client" {
-					t.Errorf("source = %+v", o.source)
+				if o.Source.Namespace != "default" || o.Source.Name != "client" {
+					t.Errorf("source = %+v", o.Source)
 				}
-				if o.destination == nil || o.destination.Namespace != "demo" || o.target != nil {
-					t.Errorf("destination = %+v, target = %+v", o.destination, o.target)
+				if o.Destination == nil || o.Destination.Namespace != "demo" || o.Target != nil {
+					t.Errorf("destination = %+v, target = %+v", o.Destination, o.Target)
 				}
 			}},
 		{name: "-n sets the default namespace in -f mode", argv: append([]string{"-n", "monitoring", "prometheus-0", "demo/web-0", "--port", "9090"}, f...),
 			check: func(t *testing.T, o *Options) {
-				if o.source.Namespace != "monitoring" || o.destination.Namespace != "demo" {
-					t.Errorf("source %+v destination %+v", o.source, o.destination)
+				if o.Source.Namespace != "monitoring" || o.Destination.Namespace != "demo" {
+					t.Errorf("source %+v destination %+v", o.Source, o.Destination)
 				}
 			}},
 		{name: "workload source", argv: append([]string{"deploy/client", "kafka/kafka-1"}, f...),
 			check: func(t *testing.T, o *Options) {
-				if o.source.Kind != podref.KindDeployment {
-					t.Errorf("source kind = %v", o.source.Kind)
+				if o.Source.Kind != podref.KindDeployment {
+					t.Errorf("source kind = %v", o.Source.Kind)
 				}
 			}},
 		{name: "URL with Host header", argv: append([]string{"client", "http://10.1.2.3:8080/healthz", "-H", "Host: web.demo"}, f...),
 			check: func(t *testing.T, o *Options) {
-				if o.target == nil || o.target.Host != "10.1.2.3" || o.target.Port != 8080 || o.target.HostHeader != "web.demo" {
-					t.Errorf("target = %+v", o.target)
+				if o.Target == nil || o.Target.Host != "10.1.2.3" || o.Target.Port != 8080 || o.Target.HostHeader != "web.demo" {
+					t.Errorf("target = %+v", o.Target)
 				}
-				if o.destination != nil {
-					t.Errorf("destination = %+v, want nil", o.destination)
+				if o.Destination != nil {
+					t.Errorf("destination = %+v, want nil", o.Destination)
 				}
 			}},
 		{name: "ports: repeat and comma list", argv: append([]string{"a", "b", "--port", "http,8080", "--port", "9090"}, f...),
 			check: func(t *testing.T, o *Options) {
-				if strings.Join(o.Ports, " ") != "http 8080 9090" {
-					t.Errorf("ports = %q", o.Ports)
+				want := []podref.Port{{Name: "http"}, {Number: 8080}, {Number: 9090}}
+				if !slices.Equal(o.Ports, want) {
+					t.Errorf("ports = %+v", o.Ports)
 				}
 			}},
-		{name: "every output format", argv: append([]string{"a", "b", "-o", "wide"}, f...)},
-		{name: "traffic tcp", argv: append([]string{"a", "b", "--traffic", "tcp"}, f...)},
+		{name: "-o wide", argv: append([]string{"a", "b", "-o", "wide"}, f...)},
+		{name: "traffic tcp", argv: append([]string{"a", "b", "--traffic", "tcp"}, f...),
+			check: func(t *testing.T, o *Options) {
+				if o.Traffic != api.TrafficTCP {
+					t.Errorf("traffic = %q", o.Traffic)
+				}
+			}},
+		{name: "traffic auto", argv: append([]string{"a", "b"}, f...),
+			check: func(t *testing.T, o *Options) {
+				if o.Traffic != "" {
+					t.Errorf("traffic = %q, want auto (empty)", o.Traffic)
+				}
+			}},
 
-		{name: "bad -o", argv: append([]string{"a", "b", "-o", "xml"}, f...), wantErr: `unknown output format "xml": allowed formats are table, wide, json, yaml`},
+		{name: "bad -o", argv: append([]string{"a", "b", "-o", "xml"}, f...),
+			wantErr: `unable to match a printer suitable for the output format "xml", allowed formats are: dot,json,table,wide,yaml`},
+		{name: "bad header", argv: append([]string{"a", "http://web/", "-H", "Host web"}, f...), wantErr: `invalid --header "Host web"`},
 		{name: "bad --traffic", argv: append([]string{"a", "b", "--traffic", "udp"}, f...), wantErr: `invalid --traffic "udp": allowed values are auto, http, tcp`},
 		{name: "no args", argv: f, wantErr: "SRC and DST are required"},
 		{name: "one arg", argv: append([]string{"a"}, f...), wantErr: `DST is required after SRC "a"`},
@@ -127,7 +144,7 @@ func TestCompleteValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := completeValidate(t, tc.argv)
+			o, err := toOptions(t, tc.argv)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -302,7 +319,7 @@ func TestBadInput(t *testing.T) {
 		{"URL without port", []string{"a", "tcp://10.1.2.3", "-f", worldPath(w)}, exitUsage, "tcp://10.1.2.3"},
 		// No namespace "svc" in the world: a Service is not a pod.
 		{"service as DST", []string{w.Args[0], "svc/web", "-f", worldPath(w)}, exitUsage, `cannot use "svc/web": podreach needs a pod`},
-		{"bad output", []string{"a", "b", "-o", "xml", "-f", worldPath(w)}, exitUsage, "table, wide, json, yaml"},
+		{"bad output", []string{"a", "b", "-o", "xml", "-f", worldPath(w)}, exitUsage, "allowed formats are: dot,json,table,wide,yaml"},
 		{"unknown flag", []string{"a", "b", "--bogus"}, exitUsage, "--bogus"},
 		{"unreachable server", []string{"a", "b", "--server", "https://127.0.0.1:1", "--request-timeout", "2s"}, exitUnreadable, "127.0.0.1:1"},
 		{"no cluster configured", []string{"a", "b"}, exitUnreadable, "no cluster configured"},
@@ -440,26 +457,26 @@ func TestSplitWords(t *testing.T) {
 
 // A world's `# podreach:` flags apply, but never over the user's own.
 func TestApplyWorldArgs(t *testing.T) {
-	o := NewOptions(genericiooptions.NewTestIOStreamsDiscard())
-	cmd := NewCmd(o)
+	f := NewFlags(genericiooptions.NewTestIOStreamsDiscard())
+	cmd := NewCmd(f)
 	if err := cmd.ParseFlags([]string{"-o", "yaml"}); err != nil {
 		t.Fatal(err)
 	}
-	args, err := applyWorldArgs(cmd, []string{"demo/a", "-n", "demo", "demo/b", "--port", "9090,http", "-o", "json"})
+	args, err := applyWorldArgs(cmd.Flags(), []string{"demo/a", "-n", "demo", "demo/b", "--port", "9090,http", "-o", "json"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(args, " ") != "demo/a demo/b" {
 		t.Errorf("args = %q", args)
 	}
-	if strings.Join(o.Ports, ",") != "9090,http" {
-		t.Errorf("ports = %q", o.Ports)
+	if strings.Join(f.Ports, ",") != "9090,http" {
+		t.Errorf("ports = %q", f.Ports)
 	}
-	if o.Output != "yaml" {
-		t.Errorf("output = %q, want the user's yaml", o.Output)
+	if *f.PrintFlags.OutputFormat != "yaml" {
+		t.Errorf("output = %q, want the user's yaml", *f.PrintFlags.OutputFormat)
 	}
-	if *o.configFlags.Namespace != "demo" {
-		t.Errorf("namespace = %q", *o.configFlags.Namespace)
+	if *f.ConfigFlags.Namespace != "demo" {
+		t.Errorf("namespace = %q", *f.ConfigFlags.Namespace)
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/podreach/kubectl-podreach/examples"
 	"github.com/podreach/kubectl-podreach/pkg/explain"
 	"github.com/podreach/kubectl-podreach/pkg/podref"
-	"github.com/podreach/kubectl-podreach/pkg/render"
 	"github.com/podreach/kubectl-podreach/pkg/snapshot"
 )
 
@@ -29,22 +28,22 @@ const completionTimeout = 5 * time.Second
 // accepts more spellings.
 var workloadPrefixes = []string{"pod/", "deploy/", "sts/", "ds/", "rs/"}
 
-func (o *Options) registerCompletions(cmd *cobra.Command) {
+func (f *Flags) registerCompletions(cmd *cobra.Command) {
 	fixed := func(flag string, values []string) {
 		_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 	}
-	fixed("output", render.Formats)
+	fixed("output", f.PrintFlags.AllowedFormats())
 	fixed("traffic", podref.TrafficValues)
 	_ = cmd.RegisterFlagCompletionFunc("example", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return examples.Names(), cobra.ShellCompDirectiveNoFileComp
 	})
-	_ = cmd.RegisterFlagCompletionFunc("namespace", o.completeNamespaces)
-	_ = cmd.RegisterFlagCompletionFunc("port", o.completePorts)
+	_ = cmd.RegisterFlagCompletionFunc("namespace", f.completeNamespaces)
+	_ = cmd.RegisterFlagCompletionFunc("port", f.completePorts)
 	_ = cmd.RegisterFlagCompletionFunc("header", cobra.FixedCompletions([]string{"Host: "}, cobra.ShellCompDirectiveNoSpace|cobra.ShellCompDirectiveNoFileComp))
 }
 
-func (o *Options) completeNamespaces(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	kube, err := o.completionClient()
+func (f *Flags) completeNamespaces(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	kube, err := f.completionClient()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
@@ -68,15 +67,15 @@ func (o *Options) completeNamespaces(_ *cobra.Command, _ []string, toComplete st
 //	"svc/"       pods of namespace svc, if there is one (podref.Resolve)
 //
 // A DST that is being typed as a URL or host:port gets no completion.
-func (o *Options) completePods(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+func (f *Flags) completePods(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) >= 2 || strings.Contains(toComplete, ":") {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	kube, err := o.completionClient()
+	kube, err := f.completionClient()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
-	defaultNS := o.completionNamespace()
+	defaultNS := f.completionNamespace()
 	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
 	defer cancel()
 
@@ -144,15 +143,15 @@ func (o *Options) completePods(_ *cobra.Command, args []string, toComplete strin
 // accepts for it (its containerPort name, the Service ports reaching it),
 // described by where it comes from. A comma-separated list completes its
 // last element.
-func (o *Options) completePorts(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+func (f *Flags) completePorts(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) < 2 || podref.IsTarget(args[1]) {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	ref, err := podref.Parse(args[1], o.completionNamespace())
+	ref, err := podref.Parse(args[1], f.completionNamespace())
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	kube, err := o.completionClient()
+	kube, err := f.completionClient()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
@@ -262,8 +261,8 @@ func namespaceNames(ctx context.Context, kube kubernetes.Interface, prefix strin
 
 // completionNamespace is the default namespace for completion: -n, else the
 // kubeconfig context's, else "default".
-func (o *Options) completionNamespace() string {
-	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+func (f *Flags) completionNamespace() string {
+	ns, _, err := f.ConfigFlags.ToRawKubeConfigLoader().Namespace()
 	if err != nil || ns == "" {
 		return "default"
 	}
@@ -271,12 +270,12 @@ func (o *Options) completionNamespace() string {
 }
 
 // completionClient is the client completion reads with; tests replace it
-// through Options.kubeClient.
-func (o *Options) completionClient() (kubernetes.Interface, error) {
-	if o.kubeClient != nil {
-		return o.kubeClient()
+// through Flags.kubeClient.
+func (f *Flags) completionClient() (kubernetes.Interface, error) {
+	if f.kubeClient != nil {
+		return f.kubeClient()
 	}
-	cfg, err := o.configFlags.ToRESTConfig()
+	cfg, err := f.ConfigFlags.ToRESTConfig()
 	if err != nil {
 		return nil, err
 	}

@@ -79,9 +79,9 @@ func ptrTo[T any](v T) *T { return &v }
 func complete(t *testing.T, kube kubernetes.Interface, withDesc bool, args ...string) ([]string, cobra.ShellCompDirective) {
 	t.Helper()
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	o := NewOptions(streams)
-	o.kubeClient = func() (kubernetes.Interface, error) { return kube, nil }
-	cmd := NewCmd(o)
+	f := NewFlags(streams)
+	f.kubeClient = func() (kubernetes.Interface, error) { return kube, nil }
+	cmd := NewCmd(f)
 	cmd.SetArgs(append([]string{cobra.ShellCompRequestCmd}, args...))
 	cmd.SetOut(out)
 	cmd.SetErr(&strings.Builder{})
@@ -251,7 +251,7 @@ func TestCompletionUsesConnectionFlags(t *testing.T) {
 	}))
 	defer srv.Close()
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	cmd := NewCmd(NewOptions(streams))
+	cmd := NewCmd(NewFlags(streams))
 	cmd.SetArgs([]string{cobra.ShellCompRequestCmd, "--server", srv.URL, "demo/"})
 	cmd.SetOut(out)
 	cmd.SetErr(&strings.Builder{})
