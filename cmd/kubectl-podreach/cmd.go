@@ -44,6 +44,11 @@ matrix small).
 With -f the cluster is read from YAML/JSON files (a 'kubectl get -o yaml'
 dump, a List, or multi-document YAML) instead of the API server.
 
+-o json and -o yaml print the report as a versioned object (apiVersion
+podreach.dev/v1alpha1, kind Reachability); -o jsonpath=..., -o go-template=...
+(and their -file forms) select from it as kubectl does, by its JSON field
+names: -o jsonpath='{.requests[*].verdict}'.
+
 Exit status:
   0  every examined request reaches its target
   1  at least one request fails

@@ -112,6 +112,7 @@ func TestToOptions(t *testing.T) {
 				}
 			}},
 		{name: "-o wide", argv: append([]string{"a", "b", "-o", "wide"}, f...)},
+		{name: "-o jsonpath", argv: append([]string{"a", "b", "-o", "jsonpath={.summary}"}, f...)},
 		{name: "traffic tcp", argv: append([]string{"a", "b", "--traffic", "tcp"}, f...),
 			check: func(t *testing.T, o *Options) {
 				if o.Traffic != api.TrafficTCP {
@@ -126,7 +127,8 @@ func TestToOptions(t *testing.T) {
 			}},
 
 		{name: "bad -o", argv: append([]string{"a", "b", "-o", "xml"}, f...),
-			wantErr: `unable to match a printer suitable for the output format "xml", allowed formats are: dot,json,table,wide,yaml`},
+			wantErr: `unable to match a printer suitable for the output format "xml", allowed formats are: dot,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,table,template,templatefile,wide,yaml`},
+		{name: "bad jsonpath", argv: append([]string{"a", "b", "-o", "jsonpath={.requests[}"}, f...), wantErr: "error parsing jsonpath {.requests[}"},
 		{name: "bad header", argv: append([]string{"a", "http://web/", "-H", "Host web"}, f...), wantErr: `invalid --header "Host web"`},
 		{name: "bad --traffic", argv: append([]string{"a", "b", "--traffic", "udp"}, f...), wantErr: `invalid --traffic "udp": allowed values are auto, http, tcp`},
 		{name: "no args", argv: f, wantErr: "SRC and DST are required"},
@@ -319,7 +321,7 @@ func TestBadInput(t *testing.T) {
 		{"URL without port", []string{"a", "tcp://10.1.2.3", "-f", worldPath(w)}, exitUsage, "tcp://10.1.2.3"},
 		// No namespace "svc" in the world: a Service is not a pod.
 		{"service as DST", []string{w.Args[0], "svc/web", "-f", worldPath(w)}, exitUsage, `cannot use "svc/web": podreach needs a pod`},
-		{"bad output", []string{"a", "b", "-o", "xml", "-f", worldPath(w)}, exitUsage, "allowed formats are: dot,json,table,wide,yaml"},
+		{"bad output", []string{"a", "b", "-o", "xml", "-f", worldPath(w)}, exitUsage, "allowed formats are: dot,go-template,"},
 		{"unknown flag", []string{"a", "b", "--bogus"}, exitUsage, "--bogus"},
 		{"unreachable server", []string{"a", "b", "--server", "https://127.0.0.1:1", "--request-timeout", "2s"}, exitUnreadable, "127.0.0.1:1"},
 		{"no cluster configured", []string{"a", "b"}, exitUnreadable, "no cluster configured"},

@@ -156,8 +156,8 @@ func TestCompletion(t *testing.T) {
 		{"--port: before DST", []string{"client", "--port", ""}, nil, noFile},
 		{"--port: URL DST", []string{"client", "http://web/", "--port", ""}, nil, noFile},
 		{"--port: unknown DST", []string{"client", "demo/nope", "--port", ""}, nil, noFile},
-		{"-o: formats", []string{"-o", ""},
-			[]string{"table", "wide", "json", "yaml", "dot"}, noFile},
+		{"-o: formats, podreach's then kubectl's templates", []string{"-o", ""},
+			[]string{"table", "wide", "json", "yaml", "dot", "go-template", "go-template-file", "template", "templatefile", "jsonpath", "jsonpath-as-json", "jsonpath-file"}, noFile},
 		{"--traffic", []string{"--traffic", ""}, []string{"auto", "http", "tcp"}, noFile},
 	}
 	for _, tc := range cases {
