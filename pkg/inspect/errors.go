@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/podreach/kubectl-podreach/pkg/snapshot"
 )
@@ -117,18 +117,36 @@ func unreadFor(resource, ns string, err error) snapshot.Unread {
 	case errors.Is(err, errNotInstalled):
 		u.Reason = "not installed"
 	case apierrors.IsForbidden(err):
-		// "x is forbidden: User ... cannot list ..." → "forbidden: User ... cannot list ..."
-		msg := err.Error()
-		if _, after, ok := strings.Cut(msg, "is forbidden: "); ok {
-			msg = after
-		}
-		u.Reason = "forbidden: " + msg
+		u.Reason = "forbidden: " + forbiddenWhy(err)
 	case apierrors.IsNotFound(err):
 		u.Reason = "not served by the server"
 	default:
 		u.Reason = err.Error()
 	}
 	return u
+}
+
+// forbiddenWhy is the authorizer's reason a Forbidden status gives
+// (`User "jane" cannot list resource ...`): its message without the prefix
+// the API server puts first (apierrors.NewForbidden: `<resource>[ "<name>"]
+// is forbidden: `), rebuilt from the status details.
+func forbiddenWhy(err error) string {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return err.Error()
+	}
+	s := status.Status()
+	if d := s.Details; d != nil {
+		prefix := schema.GroupResource{Group: d.Group, Resource: d.Kind}.String()
+		if d.Name != "" {
+			prefix += " " + strconv.Quote(d.Name)
+		}
+		prefix += " is forbidden: "
+		if n := len(prefix); len(s.Message) > n && s.Message[:n] == prefix {
+			return s.Message[n:]
+		}
+	}
+	return s.Message
 }
 
 // classify turns a fatal error of the API server into an *Error.
@@ -162,9 +180,5 @@ func isTimeout(err error) bool {
 		return true
 	}
 	var nerr net.Error
-	if errors.As(err, &nerr) && nerr.Timeout() {
-		return true
-	}
-	// client-go's rate limiter does not always wrap the context error.
-	return strings.Contains(err.Error(), "context deadline exceeded")
+	return errors.As(err, &nerr) && nerr.Timeout()
 }

@@ -116,22 +116,34 @@ func Parse(arg, defaultNamespace string) (Ref, error) {
 	if ref.Name == "" {
 		return Ref{}, invalidf("invalid pod reference %q: the name is empty", arg)
 	}
-	if msgs := validation.IsDNS1123Label(ref.Namespace); len(msgs) > 0 {
-		return Ref{}, invalidf("invalid namespace %q in %q: %s", ref.Namespace, arg, shortValidation(msgs[0]))
+	if len(validation.IsDNS1123Label(ref.Namespace)) > 0 {
+		return Ref{}, invalidf("invalid namespace %q in %q: %s", ref.Namespace, arg, notDNSName(ref.Namespace, dnsLabel))
 	}
-	if msgs := validation.IsDNS1123Subdomain(ref.Name); len(msgs) > 0 {
-		return Ref{}, invalidf("invalid name %q in %q: %s", ref.Name, arg, shortValidation(msgs[0]))
+	if len(validation.IsDNS1123Subdomain(ref.Name)) > 0 {
+		return Ref{}, invalidf("invalid name %q in %q: %s", ref.Name, arg, notDNSName(ref.Name, dnsSubdomain))
 	}
 	return ref, nil
 }
 
-// shortValidation drops the regular expression apimachinery appends to its
-// messages: the sentence says what is wrong, the regex only adds noise.
-func shortValidation(msg string) string {
-	if i := strings.Index(msg, " (e.g. "); i >= 0 {
-		return msg[:i]
+// dnsName is a kind of name Kubernetes validates (apimachinery
+// validation.IsDNS1123Label, IsDNS1123Subdomain).
+type dnsName struct {
+	what, chars string
+	max         int
+}
+
+var (
+	dnsLabel     = dnsName{"label", "lower case alphanumeric characters or '-'", validation.DNS1123LabelMaxLength}
+	dnsSubdomain = dnsName{"subdomain", "lower case alphanumeric characters, '-' or '.'", validation.DNS1123SubdomainMaxLength}
+)
+
+// notDNSName says why s is not a valid name of that kind, in
+// apimachinery's words without the regular expression it appends.
+func notDNSName(s string, kind dnsName) string {
+	if len(s) > kind.max {
+		return fmt.Sprintf("must be no more than %d characters", kind.max)
 	}
-	return msg
+	return fmt.Sprintf("a lowercase RFC 1123 %s must consist of %s, and must start and end with an alphanumeric character", kind.what, kind.chars)
 }
 
 // ErrorKind classifies a reference error.

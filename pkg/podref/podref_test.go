@@ -47,6 +47,7 @@ func TestParse(t *testing.T) {
 		{arg: "Web", ns: "demo", errKind: Invalid, errHas: `invalid name "Web" in "Web": a lowercase RFC 1123 subdomain`},
 		{arg: "Demo/web", ns: "demo", errKind: Invalid, errHas: `invalid namespace "Demo" in "Demo/web": a lowercase RFC 1123 label`},
 		{arg: "web_0", ns: "demo", errKind: Invalid, errHas: `invalid name "web_0"`},
+		{arg: strings.Repeat("n", 64) + "/web", ns: "demo", errKind: Invalid, errHas: "must be no more than 63 characters"},
 		{arg: "web:8080", ns: "demo", errKind: Invalid, errHas: `invalid name "web:8080"`},
 	}
 	for _, tt := range tests {
