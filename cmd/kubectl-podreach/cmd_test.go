@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/podreach/kubectl-podreach/examples"
 	"github.com/podreach/kubectl-podreach/pkg/explain"
+	"github.com/podreach/kubectl-podreach/pkg/inspect"
 	"github.com/podreach/kubectl-podreach/pkg/podref"
 )
 
@@ -46,21 +48,23 @@ func runCmd(t *testing.T, args ...string) result {
 	return result{code, out.String(), errOut.String()}
 }
 
-// completeValidate runs the option lifecycle up to Run on a command line.
-func completeValidate(t *testing.T, argv []string) (*Options, error) {
+// toOptions runs the option lifecycle up to Run on a command line:
+// Flags.ToOptions, then Options.Validate.
+func toOptions(t *testing.T, argv []string) (*Options, error) {
 	t.Helper()
-	o := NewOptions(genericiooptions.NewTestIOStreamsDiscard())
-	cmd := NewCmd(o)
+	f := NewFlags(genericiooptions.NewTestIOStreamsDiscard())
+	cmd := NewCmd(f)
 	if err := cmd.ParseFlags(argv); err != nil {
-		return o, err
+		return nil, err
 	}
-	if err := o.Complete(cmd, cmd.Flags().Args()); err != nil {
+	o, err := f.ToOptions(cmd.Flags().Args())
+	if err != nil {
 		return o, err
 	}
 	return o, o.Validate()
 }
 
-func TestCompleteValidate(t *testing.T) {
+func TestToOptions(t *testing.T) {
 	isolate(t)
 	// -f keeps Complete away from any kubeconfig; nothing is read before Run.
 	f := []string{"-f", "dump.yaml"}
@@ -72,44 +76,60 @@ func TestCompleteValidate(t *testing.T) {
 	}{
 		{name: "pod to pod", argv: append([]string{"client", "demo/web-0"}, f...),
 			check: func(t *testing.T, o *Options) {
-				if o.source.Namespace != "default" || o.source.Name != "client" {
-					t.Errorf("source = %+v", o.source)
+				if o.Source.Namespace != "default" || o.Source.Name != "client" {
+					t.Errorf("source = %+v", o.Source)
 				}
-				if o.destination == nil || o.destination.Namespace != "demo" || o.target != nil {
-					t.Errorf("destination = %+v, target = %+v", o.destination, o.target)
+				if o.Destination == nil || o.Destination.Namespace != "demo" || o.Target != nil {
+					t.Errorf("destination = %+v, target = %+v", o.Destination, o.Target)
 				}
 			}},
 		{name: "-n sets the default namespace in -f mode", argv: append([]string{"-n", "monitoring", "prometheus-0", "demo/web-0", "--port", "9090"}, f...),
 			check: func(t *testing.T, o *Options) {
-				if o.source.Namespace != "monitoring" || o.destination.Namespace != "demo" {
-					t.Errorf("source %+v destination %+v", o.source, o.destination)
+				if o.Source.Namespace != "monitoring" || o.Destination.Namespace != "demo" {
+					t.Errorf("source %+v destination %+v", o.Source, o.Destination)
 				}
 			}},
 		{name: "workload source", argv: append([]string{"deploy/client", "kafka/kafka-1"}, f...),
 			check: func(t *testing.T, o *Options) {
-				if o.source.Kind != podref.KindDeployment {
-					t.Errorf("source kind = %v", o.source.Kind)
+				if o.Source.Kind != podref.KindDeployment {
+					t.Errorf("source kind = %v", o.Source.Kind)
 				}
 			}},
 		{name: "URL with Host header", argv: append([]string{"client", "http://10.1.2.3:8080/healthz", "-H", "Host: web.demo"}, f...),
 			check: func(t *testing.T, o *Options) {
-				if o.target == nil || o.target.Host != "10.1.2.3" || o.target.Port != 8080 || o.target.HostHeader != "web.demo" {
-					t.Errorf("target = %+v", o.target)
+				if o.Target == nil || o.Target.Host != "10.1.2.3" || o.Target.Port != 8080 || o.Target.HostHeader != "web.demo" {
+					t.Errorf("target = %+v", o.Target)
 				}
-				if o.destination != nil {
-					t.Errorf("destination = %+v, want nil", o.destination)
+				if o.Destination != nil {
+					t.Errorf("destination = %+v, want nil", o.Destination)
 				}
 			}},
 		{name: "ports: repeat and comma list", argv: append([]string{"a", "b", "--port", "http,8080", "--port", "9090"}, f...),
 			check: func(t *testing.T, o *Options) {
-				if strings.Join(o.Ports, " ") != "http 8080 9090" {
-					t.Errorf("ports = %q", o.Ports)
+				want := []podref.Port{{Name: "http"}, {Number: 8080}, {Number: 9090}}
+				if !slices.Equal(o.Ports, want) {
+					t.Errorf("ports = %+v", o.Ports)
 				}
 			}},
-		{name: "every output format", argv: append([]string{"a", "b", "-o", "wide"}, f...)},
-		{name: "traffic tcp", argv: append([]string{"a", "b", "--traffic", "tcp"}, f...)},
+		{name: "-o wide", argv: append([]string{"a", "b", "-o", "wide"}, f...)},
+		{name: "-o jsonpath", argv: append([]string{"a", "b", "-o", "jsonpath={.summary}"}, f...)},
+		{name: "traffic tcp", argv: append([]string{"a", "b", "--traffic", "tcp"}, f...),
+			check: func(t *testing.T, o *Options) {
+				if o.Traffic != api.TrafficTCP {
+					t.Errorf("traffic = %q", o.Traffic)
+				}
+			}},
+		{name: "traffic auto", argv: append([]string{"a", "b"}, f...),
+			check: func(t *testing.T, o *Options) {
+				if o.Traffic != "" {
+					t.Errorf("traffic = %q, want auto (empty)", o.Traffic)
+				}
+			}},
 
-		{name: "bad -o", argv: append([]string{"a", "b", "-o", "xml"}, f...), wantErr: `unknown output format "xml": allowed formats are table, wide, json, yaml`},
+		{name: "bad -o", argv: append([]string{"a", "b", "-o", "xml"}, f...),
+			wantErr: `unable to match a printer suitable for the output format "xml", allowed formats are: dot,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,table,template,templatefile,wide,yaml`},
+		{name: "bad jsonpath", argv: append([]string{"a", "b", "-o", "jsonpath={.requests[}"}, f...), wantErr: "error parsing jsonpath {.requests[}"},
+		{name: "bad header", argv: append([]string{"a", "http://web/", "-H", "Host web"}, f...), wantErr: `invalid --header "Host web"`},
 		{name: "bad --traffic", argv: append([]string{"a", "b", "--traffic", "udp"}, f...), wantErr: `invalid --traffic "udp": allowed values are auto, http, tcp`},
 		{name: "no args", argv: f, wantErr: "SRC and DST are required"},
 		{name: "one arg", argv: append([]string{"a"}, f...), wantErr: `DST is required after SRC "a"`},
@@ -119,7 +139,6 @@ func TestCompleteValidate(t *testing.T) {
 		{name: "header with a pod DST", argv: append([]string{"a", "b", "-H", "Host: x"}, f...), wantErr: "--header applies to a URL"},
 		{name: "port with a URL DST", argv: append([]string{"a", "web:80", "--port", "80"}, f...), wantErr: "--port applies to a pod DST"},
 		{name: "tcp URL without port", argv: append([]string{"a", "tcp://10.1.2.3"}, f...), wantErr: "a port is required"},
-		{name: "service as DST", argv: append([]string{"a", "svc/web"}, f...), wantErr: `cannot use "svc/web"`},
 		{name: "bad request timeout", argv: append([]string{"a", "b", "--request-timeout", "soon"}, f...), wantErr: "invalid --request-timeout"},
 		{name: "example with -f", argv: append([]string{"--example"}, f...), wantErr: "cannot be combined with -f"},
 		{name: "unknown example", argv: []string{"--example=nope"}, wantErr: `unknown example "nope"`},
@@ -127,7 +146,7 @@ func TestCompleteValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := completeValidate(t, tc.argv)
+			o, err := toOptions(t, tc.argv)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -151,8 +170,10 @@ func TestExitCodeClassification(t *testing.T) {
 	}{
 		{usageErr("x"), exitUsage},
 		{&podref.Error{Kind: podref.NotFound, Msg: "x"}, exitUsage},
-		{&explain.UsageError{Msg: "x"}, exitUsage},
+		{&explain.QueryError{Msg: "x"}, exitUsage},
 		{&clusterError{msg: "x"}, exitUnreadable},
+		{&inspect.Error{Kind: inspect.Malformed}, exitUnreadable},
+		{&readError{err: &inspect.Error{Kind: inspect.Timeout}}, exitUnreadable},
 		{errors.New("something else"), exitFails},
 	}
 	for _, tc := range cases {
@@ -298,7 +319,9 @@ func TestBadInput(t *testing.T) {
 		{"malformed YAML", []string{"a", "b", "-f", malformed}, exitUnreadable, "bad.yaml"},
 		{"missing file", []string{"a", "b", "-f", filepath.Join(dir, "missing.yaml")}, exitUnreadable, "missing.yaml"},
 		{"URL without port", []string{"a", "tcp://10.1.2.3", "-f", worldPath(w)}, exitUsage, "tcp://10.1.2.3"},
-		{"bad output", []string{"a", "b", "-o", "xml", "-f", worldPath(w)}, exitUsage, "table, wide, json, yaml"},
+		// No namespace "svc" in the world: a Service is not a pod.
+		{"service as DST", []string{w.Args[0], "svc/web", "-f", worldPath(w)}, exitUsage, `cannot use "svc/web": podreach needs a pod`},
+		{"bad output", []string{"a", "b", "-o", "xml", "-f", worldPath(w)}, exitUsage, "allowed formats are: dot,go-template,"},
 		{"unknown flag", []string{"a", "b", "--bogus"}, exitUsage, "--bogus"},
 		{"unreachable server", []string{"a", "b", "--server", "https://127.0.0.1:1", "--request-timeout", "2s"}, exitUnreadable, "127.0.0.1:1"},
 		{"no cluster configured", []string{"a", "b"}, exitUnreadable, "no cluster configured"},
@@ -398,7 +421,9 @@ func TestOneLine(t *testing.T) {
 	if got := oneLine("a\n  b\n"); got != "a; b" {
 		t.Errorf("oneLine = %q", got)
 	}
-	if got := errorLine(errors.New("Unable to connect to the server: x")); got != "Unable to connect to the server: x" {
+	// A message that merely starts like kubectl's is still prefixed: only a
+	// read error is worded whole.
+	if got := errorLine(errors.New("Unable to connect to the server: x")); got != "error: Unable to connect to the server: x" {
 		t.Errorf("errorLine = %q", got)
 	}
 	if got := errorLine(errors.New("boom")); got != "error: boom" {
@@ -434,26 +459,26 @@ func TestSplitWords(t *testing.T) {
 
 // A world's `# podreach:` flags apply, but never over the user's own.
 func TestApplyWorldArgs(t *testing.T) {
-	o := NewOptions(genericiooptions.NewTestIOStreamsDiscard())
-	cmd := NewCmd(o)
+	f := NewFlags(genericiooptions.NewTestIOStreamsDiscard())
+	cmd := NewCmd(f)
 	if err := cmd.ParseFlags([]string{"-o", "yaml"}); err != nil {
 		t.Fatal(err)
 	}
-	args, err := applyWorldArgs(cmd, []string{"demo/a", "-n", "demo", "demo/b", "--port", "9090,http", "-o", "json"})
+	args, err := applyWorldArgs(cmd.Flags(), []string{"demo/a", "-n", "demo", "demo/b", "--port", "9090,http", "-o", "json"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(args, " ") != "demo/a demo/b" {
 		t.Errorf("args = %q", args)
 	}
-	if strings.Join(o.Ports, ",") != "9090,http" {
-		t.Errorf("ports = %q", o.Ports)
+	if strings.Join(f.Ports, ",") != "9090,http" {
+		t.Errorf("ports = %q", f.Ports)
 	}
-	if o.Output != "yaml" {
-		t.Errorf("output = %q, want the user's yaml", o.Output)
+	if *f.PrintFlags.OutputFormat != "yaml" {
+		t.Errorf("output = %q, want the user's yaml", *f.PrintFlags.OutputFormat)
 	}
-	if *o.configFlags.Namespace != "demo" {
-		t.Errorf("namespace = %q", *o.configFlags.Namespace)
+	if *f.ConfigFlags.Namespace != "demo" {
+		t.Errorf("namespace = %q", *f.ConfigFlags.Namespace)
 	}
 }
 

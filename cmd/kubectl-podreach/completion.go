@@ -11,13 +11,12 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/podreach/kubectl-podreach/examples"
 	"github.com/podreach/kubectl-podreach/pkg/explain"
 	"github.com/podreach/kubectl-podreach/pkg/podref"
-	"github.com/podreach/kubectl-podreach/pkg/render"
+	"github.com/podreach/kubectl-podreach/pkg/snapshot"
 )
 
 // Completion reads the cluster like the command does (pods, services,
@@ -29,22 +28,22 @@ const completionTimeout = 5 * time.Second
 // accepts more spellings.
 var workloadPrefixes = []string{"pod/", "deploy/", "sts/", "ds/", "rs/"}
 
-func (o *Options) registerCompletions(cmd *cobra.Command) {
+func (f *Flags) registerCompletions(cmd *cobra.Command) {
 	fixed := func(flag string, values []string) {
 		_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 	}
-	fixed("output", render.Formats)
-	fixed("traffic", trafficValues)
+	fixed("output", f.PrintFlags.AllowedFormats())
+	fixed("traffic", podref.TrafficValues)
 	_ = cmd.RegisterFlagCompletionFunc("example", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return examples.Names(), cobra.ShellCompDirectiveNoFileComp
 	})
-	_ = cmd.RegisterFlagCompletionFunc("namespace", o.completeNamespaces)
-	_ = cmd.RegisterFlagCompletionFunc("port", o.completePorts)
+	_ = cmd.RegisterFlagCompletionFunc("namespace", f.completeNamespaces)
+	_ = cmd.RegisterFlagCompletionFunc("port", f.completePorts)
 	_ = cmd.RegisterFlagCompletionFunc("header", cobra.FixedCompletions([]string{"Host: "}, cobra.ShellCompDirectiveNoSpace|cobra.ShellCompDirectiveNoFileComp))
 }
 
-func (o *Options) completeNamespaces(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	kube, err := o.completionClient()
+func (f *Flags) completeNamespaces(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	kube, err := f.completionClient()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
@@ -65,17 +64,18 @@ func (o *Options) completeNamespaces(_ *cobra.Command, _ []string, toComplete st
 //	"demo/"      pods of namespace demo, as "demo/NAME"
 //	"deploy/"    Deployments (StatefulSets, ...) owning pods of the default
 //	             namespace, found through the pods' ownerReferences
+//	"svc/"       pods of namespace svc, if there is one (podref.Resolve)
 //
 // A DST that is being typed as a URL or host:port gets no completion.
-func (o *Options) completePods(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+func (f *Flags) completePods(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) >= 2 || strings.Contains(toComplete, ":") {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	kube, err := o.completionClient()
+	kube, err := f.completionClient()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
-	defaultNS := o.completionNamespace()
+	defaultNS := f.completionNamespace()
 	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
 	defer cancel()
 
@@ -85,7 +85,7 @@ func (o *Options) completePods(_ *cobra.Command, args []string, toComplete strin
 		if ref, err := podref.Parse(first+"/x", defaultNS); err == nil && ref.Namespace == defaultNS && first != defaultNS {
 			ns, kind = defaultNS, ref.Kind // a TYPE/ prefix
 		} else if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp // svc/, a/b/c, bad namespace
+			return nil, cobra.ShellCompDirectiveNoFileComp // a/b/c, bad namespace
 		}
 		pods, err := listPods(ctx, kube, ns)
 		if err != nil {
@@ -138,18 +138,20 @@ func (o *Options) completePods(_ *cobra.Command, args []string, toComplete strin
 }
 
 // completePorts offers the ports of the DST already typed (a pod or a
-// workload; not a URL): container ports and the target ports of the
-// Services selecting it, by number and by name, as --port accepts them. A
-// comma-separated list completes its last element.
-func (o *Options) completePorts(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	if len(args) < 2 || explain.IsTarget(args[1]) {
+// workload; not a URL), as the matrix would examine them
+// (explain.DestinationPorts): each port by number, then by the names --port
+// accepts for it (its containerPort name, the Service ports reaching it),
+// described by where it comes from. A comma-separated list completes its
+// last element.
+func (f *Flags) completePorts(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) < 2 || podref.IsTarget(args[1]) {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	ref, err := podref.Parse(args[1], o.completionNamespace())
+	ref, err := podref.Parse(args[1], f.completionNamespace())
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	kube, err := o.completionClient()
+	kube, err := f.completionClient()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveError
 	}
@@ -163,9 +165,13 @@ func (o *Options) completePorts(_ *cobra.Command, args []string, toComplete stri
 	if pod.Name == "" && err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	var services []corev1.Service
+	snap := &snapshot.Snapshot{Pods: pods}
 	if list, err := kube.CoreV1().Services(ref.Namespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"}); err == nil {
-		services = list.Items
+		snap.Services = list.Items
+	}
+	ports, err := explain.DestinationPorts(snap, snapshot.PodKey{Namespace: pod.Namespace, Name: pod.Name})
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 
 	done, word := "", toComplete
@@ -173,87 +179,21 @@ func (o *Options) completePorts(_ *cobra.Command, args []string, toComplete stri
 		done, word = toComplete[:i+1], toComplete[i+1:]
 	}
 	var out []string
-	for _, c := range podPorts(pod, services) {
-		if strings.HasPrefix(c.value, word) {
-			out = append(out, done+c.value+"\t"+c.description)
+	seen := map[string]bool{}
+	add := func(value, description string) {
+		if value != "" && !seen[value] && strings.HasPrefix(value, word) {
+			seen[value] = true
+			out = append(out, done+value+"\t"+description)
+		}
+	}
+	for _, p := range ports {
+		from := strings.Join(p.Summary.Sources, "; ")
+		add(strconv.Itoa(int(p.Summary.Port)), from)
+		for _, name := range append([]string{p.Summary.Name}, p.ServicePortNames...) {
+			add(name, fmt.Sprintf("port %d: %s", p.Summary.Port, from))
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
-}
-
-type portCandidate struct{ value, description string }
-
-// podPorts lists what --port accepts for pod: every TCP container port (by
-// number, and by name if it has one), then the names of the Service ports
-// that select the pod, each described by where it comes from.
-func podPorts(pod corev1.Pod, services []corev1.Service) []portCandidate {
-	var out []portCandidate
-	seen := map[string]bool{}
-	add := func(value, description string) {
-		if value != "" && !seen[value] {
-			seen[value] = true
-			out = append(out, portCandidate{value, description})
-		}
-	}
-	byName := map[string]int32{}
-	for _, c := range pod.Spec.Containers {
-		if c.Name == "istio-proxy" {
-			continue
-		}
-		for _, cp := range c.Ports {
-			if cp.Protocol == corev1.ProtocolUDP || cp.Protocol == corev1.ProtocolSCTP {
-				continue
-			}
-			desc := "containerPort " + c.Name
-			if cp.Name != "" {
-				desc += "/" + cp.Name
-				byName[cp.Name] = cp.ContainerPort
-			}
-			add(strconv.Itoa(int(cp.ContainerPort)), desc)
-		}
-	}
-	for _, c := range pod.Spec.Containers {
-		for _, cp := range c.Ports {
-			if _, ok := byName[cp.Name]; ok {
-				add(cp.Name, fmt.Sprintf("containerPort %s/%d", c.Name, cp.ContainerPort))
-			}
-		}
-	}
-	sort.Slice(services, func(i, j int) bool { return services[i].Name < services[j].Name })
-	for _, svc := range services {
-		if len(svc.Spec.Selector) == 0 || !selects(svc.Spec.Selector, pod.Labels) {
-			continue
-		}
-		for _, sp := range svc.Spec.Ports {
-			if sp.Protocol == corev1.ProtocolUDP || sp.Protocol == corev1.ProtocolSCTP {
-				continue
-			}
-			target := sp.Port
-			switch {
-			case sp.TargetPort.Type == intstr.String:
-				p, ok := byName[sp.TargetPort.StrVal]
-				if !ok {
-					continue
-				}
-				target = p
-			case sp.TargetPort.IntVal != 0:
-				target = sp.TargetPort.IntVal
-			}
-			desc := fmt.Sprintf("Service %s port %d→%d", svc.Name, sp.Port, target)
-			add(strconv.Itoa(int(target)), desc)
-			add(sp.Name, desc)
-		}
-	}
-	return out
-}
-
-func selects(selector, labels map[string]string) bool {
-	for k, v := range selector {
-		if lv, ok := labels[k]; !ok || lv != v {
-			return false
-		}
-	}
-	return true
 }
 
 // ownerNames lists the workloads of kind that own pods, from the pods'
@@ -321,8 +261,8 @@ func namespaceNames(ctx context.Context, kube kubernetes.Interface, prefix strin
 
 // completionNamespace is the default namespace for completion: -n, else the
 // kubeconfig context's, else "default".
-func (o *Options) completionNamespace() string {
-	ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
+func (f *Flags) completionNamespace() string {
+	ns, _, err := f.ConfigFlags.ToRawKubeConfigLoader().Namespace()
 	if err != nil || ns == "" {
 		return "default"
 	}
@@ -330,12 +270,12 @@ func (o *Options) completionNamespace() string {
 }
 
 // completionClient is the client completion reads with; tests replace it
-// through Options.kubeClient.
-func (o *Options) completionClient() (kubernetes.Interface, error) {
-	if o.kubeClient != nil {
-		return o.kubeClient()
+// through Flags.kubeClient.
+func (f *Flags) completionClient() (kubernetes.Interface, error) {
+	if f.kubeClient != nil {
+		return f.kubeClient()
 	}
-	cfg, err := o.configFlags.ToRESTConfig()
+	cfg, err := f.ConfigFlags.ToRESTConfig()
 	if err != nil {
 		return nil, err
 	}

@@ -79,9 +79,9 @@ func ptrTo[T any](v T) *T { return &v }
 func complete(t *testing.T, kube kubernetes.Interface, withDesc bool, args ...string) ([]string, cobra.ShellCompDirective) {
 	t.Helper()
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	o := NewOptions(streams)
-	o.kubeClient = func() (kubernetes.Interface, error) { return kube, nil }
-	cmd := NewCmd(o)
+	f := NewFlags(streams)
+	f.kubeClient = func() (kubernetes.Interface, error) { return kube, nil }
+	cmd := NewCmd(f)
 	cmd.SetArgs(append([]string{cobra.ShellCompRequestCmd}, args...))
 	cmd.SetOut(out)
 	cmd.SetErr(&strings.Builder{})
@@ -147,8 +147,8 @@ func TestCompletion(t *testing.T) {
 			[]string{"default", "demo", "demo-two", "monitoring"}, noFile},
 		{"-n: prefix", []string{"--namespace", "mo"},
 			[]string{"monitoring"}, noFile},
-		{"--port: ports of DST: containers, then Services selecting it", []string{"client", "demo/web-0", "--port", ""},
-			[]string{"8080", "9090", "http", "metrics", "http-web", "7001", "tcp-admin"}, noFile},
+		{"--port: ports of DST as the matrix examines them, each by number then its names", []string{"client", "demo/web-0", "--port", ""},
+			[]string{"7001", "tcp-admin", "8080", "http", "http-web", "9090", "metrics"}, noFile},
 		{"--port: DST through a workload", []string{"client", "sts/web", "-n", "demo", "--port", "9"},
 			[]string{"9090"}, noFile},
 		{"--port: comma-separated list completes the last", []string{"client", "demo/web-1", "--port", "8080,m"},
@@ -156,8 +156,8 @@ func TestCompletion(t *testing.T) {
 		{"--port: before DST", []string{"client", "--port", ""}, nil, noFile},
 		{"--port: URL DST", []string{"client", "http://web/", "--port", ""}, nil, noFile},
 		{"--port: unknown DST", []string{"client", "demo/nope", "--port", ""}, nil, noFile},
-		{"-o: formats", []string{"-o", ""},
-			[]string{"table", "wide", "json", "yaml", "dot"}, noFile},
+		{"-o: formats, podreach's then kubectl's templates", []string{"-o", ""},
+			[]string{"table", "wide", "json", "yaml", "dot", "go-template", "go-template-file", "template", "templatefile", "jsonpath", "jsonpath-as-json", "jsonpath-file"}, noFile},
 		{"--traffic", []string{"--traffic", ""}, []string{"auto", "http", "tcp"}, noFile},
 	}
 	for _, tc := range cases {
@@ -173,17 +173,38 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
+// svc/ completes the pods of a namespace named svc, the way the command
+// reads svc/NAME when that namespace exists.
+func TestCompletionServiceWordNamespace(t *testing.T) {
+	isolate(t)
+	kube := completionWorld()
+	for _, o := range []runtime.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "svc"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "svc", Name: "api-0"}},
+	} {
+		if err := kube.Tracker().Add(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := complete(t, kube, false, "svc/")
+	if !slices.Equal(got, []string{"svc/api-0"}) {
+		t.Errorf("__complete svc/ = %q", got)
+	}
+}
+
 func TestCompletionPortDescriptions(t *testing.T) {
 	isolate(t)
 	got, _ := complete(t, completionWorld(), true, "client", "demo/web-0", "--port", "")
+	// The descriptions are the report's port sources; the UDP port and
+	// istio-proxy's are not offered.
 	want := []string{
-		"8080\tcontainerPort nginx/http",
-		"9090\tcontainerPort nginx/metrics",
-		"http\tcontainerPort nginx/8080",
-		"metrics\tcontainerPort nginx/9090",
-		"http-web\tService web port 80→8080",
-		"7001\tService web port 7000→7001",
-		"tcp-admin\tService web port 7000→7001",
+		"7001\tService demo/web port tcp-admin 7000→7001 (TCP)",
+		"tcp-admin\tport 7001: Service demo/web port tcp-admin 7000→7001 (TCP)",
+		"8080\tService demo/web port http-web 80→8080 (HTTP); containerPort nginx/8080",
+		"http\tport 8080: Service demo/web port http-web 80→8080 (HTTP); containerPort nginx/8080",
+		"http-web\tport 8080: Service demo/web port http-web 80→8080 (HTTP); containerPort nginx/8080",
+		"9090\tcontainerPort nginx/9090",
+		"metrics\tport 9090: containerPort nginx/9090",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
@@ -230,7 +251,7 @@ func TestCompletionUsesConnectionFlags(t *testing.T) {
 	}))
 	defer srv.Close()
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	cmd := NewCmd(NewOptions(streams))
+	cmd := NewCmd(NewFlags(streams))
 	cmd.SetArgs([]string{cobra.ShellCompRequestCmd, "--server", srv.URL, "demo/"})
 	cmd.SetOut(out)
 	cmd.SetErr(&strings.Builder{})

@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/podreach/kubectl-podreach/pkg/explain"
@@ -46,41 +50,136 @@ func kubeconfigErr(err error) error {
 	return &clusterError{err: err, msg: "cannot use the kubeconfig: " + err.Error()}
 }
 
-func isReadError(err error) bool {
-	var re *inspect.ReadError
-	return errors.As(err, &re)
+// readError is an *inspect.Error with what the command knows to word it:
+// the API server it read from and --request-timeout as given.
+type readError struct {
+	err            *inspect.Error
+	server         string // the API server's URL; "" for -f
+	requestTimeout string
+}
+
+// Error is the whole line to print, in kubectl's words
+// (k8s.io/kubectl/pkg/cmd/util/helpers.go StandardErrorMessage), prefix
+// included ("error: …", "Unable to connect to the server: …", "Error from
+// server (Forbidden): …"), naming the API server unless the line does.
+func (e *readError) Error() string {
+	line := e.words()
+	if e.server != "" && !strings.Contains(line, hostOnly(e.server)) {
+		line += " (server " + e.server + ")"
+	}
+	return line
+}
+
+func (e *readError) Unwrap() error { return e.err }
+
+func (e *readError) words() string {
+	cause := e.err.Err
+	var status apierrors.APIStatus
+	hasStatus := errors.As(cause, &status)
+	switch e.err.Kind {
+	case inspect.Timeout:
+		if e.requestTimeout != "" && e.requestTimeout != "0" {
+			return "error: the server could not be reached within --request-timeout=" + e.requestTimeout
+		}
+		return "Unable to connect to the server: " + innermost(cause).Error()
+	case inspect.Unreachable:
+		return "Unable to connect to the server: " + innermost(cause).Error()
+	case inspect.Unauthorized:
+		if hasStatus {
+			return fmt.Sprintf("error: You must be logged in to the server (%s)", status.Status().Message)
+		}
+	case inspect.Forbidden, inspect.ServerError:
+		if hasStatus && status.Status().Reason != "" {
+			return fmt.Sprintf("Error from server (%s): %v", status.Status().Reason, cause)
+		}
+		if hasStatus {
+			return fmt.Sprintf("Error from server: %v", cause)
+		}
+	case inspect.NotFound:
+		return fmt.Sprintf("error: the path %q does not exist", e.input())
+	case inspect.Unreadable:
+		var pe *fs.PathError
+		if errors.As(cause, &pe) {
+			return "error: " + cause.Error() // names the path
+		}
+		return fmt.Sprintf("error: reading %s: %v", e.input(), cause)
+	case inspect.Malformed:
+		if errors.Is(cause, inspect.ErrNoObjects) {
+			return "error: no objects found in " + strings.Join(e.err.Inputs, ", ")
+		}
+		return fmt.Sprintf("error: %s: document %d: %v", e.input(), e.err.Document, cause)
+	}
+	if cause == nil {
+		return "error: " + e.err.Kind.String()
+	}
+	return "error: " + cause.Error()
+}
+
+func (e *readError) input() string {
+	if len(e.err.Inputs) == 0 {
+		return ""
+	}
+	return e.err.Inputs[0]
+}
+
+// innermost is what a failed HTTP request failed on, without the request.
+func innermost(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
+}
+
+// hostOnly drops the scheme and path of an API server URL.
+func hostOnly(server string) string {
+	if u, err := url.Parse(server); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return server
+}
+
+// wordedReader turns the reader's *inspect.Error into a *readError.
+type wordedReader struct {
+	inspect.Reader
+	server, requestTimeout string
+}
+
+func (r wordedReader) Read(ctx context.Context, req inspect.Request) (*inspect.Result, error) {
+	res, err := r.Reader.Read(ctx, req)
+	var ie *inspect.Error
+	if errors.As(err, &ie) {
+		err = &readError{err: ie, server: r.server, requestTimeout: r.requestTimeout}
+	}
+	return res, err
 }
 
 // exitCode maps an error to the documented exit status.
 func exitCode(err error) int {
 	var (
-		ue  *usageError
-		pe  *podref.Error
-		xe  *explain.UsageError
-		ce  *clusterError
-		rde *inspect.ReadError
+		ue *usageError
+		pe *podref.Error
+		qe *explain.QueryError
+		ce *clusterError
+		ie *inspect.Error
 	)
 	switch {
-	case errors.As(err, &ue), errors.As(err, &pe), errors.As(err, &xe):
+	case errors.As(err, &ue), errors.As(err, &pe), errors.As(err, &qe):
 		return exitUsage
-	case errors.As(err, &ce), errors.As(err, &rde), errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, &ce), errors.As(err, &ie), errors.Is(err, context.DeadlineExceeded):
 		return exitUnreadable
 	}
 	return exitFails
 }
 
-// errorLine is the one line printed for err: "error: <msg>", except for
-// messages that already carry kubectl's own prefix (inspect.ReadError words
-// them as kubectl would: "Unable to connect to the server: ...",
-// "Error from server (Forbidden): ...").
+// errorLine is the one line printed for err: "error: <msg>", except for a
+// read error, which is worded whole as kubectl words it.
 func errorLine(err error) string {
-	msg := oneLine(err.Error())
-	for _, p := range []string{"error: ", "Error from server", "Unable to connect to the server"} {
-		if strings.HasPrefix(msg, p) {
-			return msg
-		}
+	var re *readError
+	if errors.As(err, &re) {
+		return oneLine(re.Error())
 	}
-	return "error: " + msg
+	return "error: " + oneLine(err.Error())
 }
 
 // oneLine folds a multi-line message so every error is a single line.

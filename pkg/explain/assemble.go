@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/podreach/kubectl-podreach/pkg/podref"
+
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,9 +17,6 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 	src, err := m.queryPod(q.Source, "SRC")
 	if err != nil {
 		return nil, err
-	}
-	if q.Traffic != "" && q.Traffic != "auto" && q.Traffic != "http" && q.Traffic != "tcp" {
-		return nil, usageErrorf("invalid --traffic %q: want auto, http or tcp", q.Traffic)
 	}
 	rep := api.NewReachability()
 	var dst *corev1.Pod
@@ -47,18 +46,18 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 	if dst != nil {
 		w := m.workload(dst, q.Destination.ChosenFrom)
 		rep.Destination = &w
-		groups, err := m.destinationPorts(dst, q.Ports)
+		groups, err := m.destinationPorts(dst, portArgs(q.Ports))
 		if err != nil {
 			return nil, err
 		}
 		for _, g := range groups {
 			rep.Ports = append(rep.Ports, g.summary)
-			for _, c := range m.matrixCalls(src, dst, g, q.Traffic, q.Method) {
+			for _, c := range m.matrixCalls(src, dst, g, string(q.Traffic), q.Method) {
 				rep.Requests = append(rep.Requests, t.trace(c))
 			}
 		}
 	} else {
-		c, err := m.targetCall(src, q.Target, q.Traffic, q.Method)
+		c, err := m.targetCall(src, q.Target, string(q.Traffic), q.Method)
 		if err != nil {
 			return nil, err
 		}
@@ -396,7 +395,7 @@ func (m *model) dialedPod(src *corev1.Pod, host string) *corev1.Pod {
 	return nil
 }
 
-func (m *model) targetCall(src *corev1.Pod, tg *TargetSpec, traffic, method string) (call, error) {
+func (m *model) targetCall(src *corev1.Pod, tg *podref.Target, traffic, method string) (call, error) {
 	c := call{address: tg.Host, port: tg.Port, path: tg.Path, headers: tg.Headers}
 	switch {
 	case traffic == "http" || traffic == "tcp":

@@ -74,7 +74,7 @@ func BenchmarkExplainMatrix10k(b *testing.B) {
 
 func BenchmarkExplainURL10k(b *testing.B) {
 	s, res := bigWorld(b)
-	tg, err := explain.ParseTarget("http://web.demo.svc.cluster.local:8080/", nil)
+	tg, err := podref.ParseTarget("http://web.demo.svc.cluster.local:8080/", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

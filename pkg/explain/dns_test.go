@@ -22,8 +22,8 @@ func explainWorld(t *testing.T, world, src, dst string) *api.Reachability {
 	}
 	req := inspect.Request{Source: s}
 	q := explain.Query{}
-	if explain.IsTarget(dst) {
-		if q.Target, err = explain.ParseTarget(dst, nil); err != nil {
+	if podref.IsTarget(dst) {
+		if q.Target, err = podref.ParseTarget(dst, nil); err != nil {
 			t.Fatal(err)
 		}
 		req.TargetHost = q.Target.Host

@@ -87,7 +87,7 @@ func TestGroundTruth(t *testing.T) {
 			for k, v := range c.Headers {
 				headers = append(headers, k+": "+v)
 			}
-			tg, err := explain.ParseTarget(url, headers)
+			tg, err := podref.ParseTarget(url, headers)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -178,31 +178,3 @@ func TestOutboundCaptured(t *testing.T) {
 		}
 	}
 }
-
-func TestParseTarget(t *testing.T) {
-	cases := []struct {
-		in      string
-		scheme  string
-		host    string
-		port    int32
-		wantErr bool
-	}{
-		{"http://10.1.2.3:8080/x", "http", "10.1.2.3", 8080, false},
-		{"http://api/", "http", "api", 80, false},
-		{"tcp://10.1.2.3:7000", "tcp", "10.1.2.3", 7000, false},
-		{"web-0.web.demo.svc.cluster.local:9092", "auto", "web-0.web.demo.svc.cluster.local", 9092, false},
-		{"tcp://10.1.2.3", "", "", 0, true},
-		{"ftp://x:21", "", "", 0, true},
-		{"http://x:99999/", "", "", 0, true},
-	}
-	for _, c := range cases {
-		tg, err := ParseTarget(c.in, nil)
-		if (err != nil) != c.wantErr {
-			t.Errorf("ParseTarget(%q) err = %v", c.in, err)
-			continue
-		}
-		if err == nil && (tg.Scheme != c.scheme || tg.Host != c.host || tg.Port != c.port) {
-			t.Errorf("ParseTarget(%q) = %s %s %d", c.in, tg.Scheme, tg.Host, tg.Port)
-		}
-	}
-}

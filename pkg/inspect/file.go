@@ -23,7 +23,7 @@ import (
 	"github.com/podreach/kubectl-podreach/pkg/snapshot"
 )
 
-// stdinName names standard input in messages, as kubectl does.
+// stdinName names standard input among the -f inputs, as kubectl does.
 const stdinName = "STDIN"
 
 // FileReader reads a Snapshot from YAML or JSON (-f): files, directories
@@ -63,19 +63,27 @@ func (w *world) result(req Request, origin string) (*Result, error) {
 	s.Unread = slices.Clone(s.Unread)
 	s.Origin = origin
 	res := &Result{Snapshot: &s}
-	src, chosen, err := podref.Pick(req.Source, s.Pods)
+	srcRef, err := resolveRef(req.Source, s.Namespaces, s.Pods)
+	if err != nil {
+		return nil, err
+	}
+	src, chosen, err := podref.Pick(srcRef, s.Pods)
 	if err != nil {
 		return nil, err
 	}
 	res.Source = snapshot.PodKey{Namespace: src.Namespace, Name: src.Name, ChosenFrom: chosen}
 	if req.Destination != nil {
-		dst, err := pickKey(*req.Destination, s.Pods)
+		dstRef, err := resolveRef(*req.Destination, s.Namespaces, s.Pods)
+		if err != nil {
+			return nil, err
+		}
+		dst, err := pickKey(dstRef, s.Pods)
 		if err != nil {
 			return nil, err
 		}
 		res.Destination = &dst
 	} else if ip := targetIP(req.TargetHost); ip != "" {
-		p, err := podByIP(s.Pods, ip)
+		p, err := podref.OwnerOfIP(s.Pods, ip)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +154,7 @@ func (r *FileReader) load() (*world, error) {
 		}
 	}
 	if w.objects == 0 {
-		return nil, &ReadError{Msg: "error: no objects found in " + strings.Join(r.names(), ", ")}
+		return nil, &Error{Kind: Malformed, Inputs: r.names(), Err: ErrNoObjects}
 	}
 	w.addMirroredSlices()
 	normalize(&w.snap)
@@ -166,22 +174,22 @@ func (r *FileReader) expand(path string) ([]inputFile, error) {
 		}
 		data, err := io.ReadAll(r.stdin)
 		if err != nil {
-			return nil, &ReadError{Msg: "error: reading " + stdinName + ": " + err.Error(), Err: err}
+			return nil, &Error{Kind: Unreadable, Inputs: []string{stdinName}, Err: err}
 		}
 		return []inputFile{{stdinName, data}}, nil
 	}
 	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &ReadError{Msg: fmt.Sprintf("error: the path %q does not exist", path), Err: err}
+		return nil, &Error{Kind: NotFound, Inputs: []string{path}, Err: err}
 	}
 	if err != nil {
-		return nil, &ReadError{Msg: "error: " + err.Error(), Err: err}
+		return nil, &Error{Kind: Unreadable, Inputs: []string{path}, Err: err}
 	}
 	paths := []string{path}
 	if info.IsDir() {
 		entries, err := os.ReadDir(path) // sorted by name
 		if err != nil {
-			return nil, &ReadError{Msg: "error: " + err.Error(), Err: err}
+			return nil, &Error{Kind: Unreadable, Inputs: []string{path}, Err: err}
 		}
 		paths = nil
 		for _, e := range entries {
@@ -197,7 +205,7 @@ func (r *FileReader) expand(path string) ([]inputFile, error) {
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return nil, &ReadError{Msg: "error: " + err.Error(), Err: err}
+			return nil, &Error{Kind: Unreadable, Inputs: []string{p}, Err: err}
 		}
 		files = append(files, inputFile{p, data})
 	}
@@ -214,11 +222,11 @@ func (w *world) addFile(name string, data []byte) error {
 			continue
 		}
 		if err := w.addDocument(doc); err != nil {
-			return &ReadError{Msg: fmt.Sprintf("error: %s: document %d: %v", name, i+1, err), Err: err}
+			return &Error{Kind: Malformed, Inputs: []string{name}, Document: i + 1, Err: err}
 		}
 	}
 	if err != nil {
-		return &ReadError{Msg: fmt.Sprintf("error: %s: document %d: %v", name, len(docs)+1, err), Err: err}
+		return &Error{Kind: Malformed, Inputs: []string{name}, Document: len(docs) + 1, Err: err}
 	}
 	return nil
 }

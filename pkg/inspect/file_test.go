@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -503,30 +504,31 @@ func TestFileReaderErrors(t *testing.T) {
 		"badjson.json":  `{"apiVersion": "v1", "kind": "Pod"} {"apiVersion": `,
 	})
 	tests := []struct {
-		paths []string
-		want  string
+		path  string
+		kind  ErrorKind
+		doc   int
+		cause string
 	}{
-		{[]string{"bad.yaml"}, "error: DIR/bad.yaml: document 3: error converting YAML to JSON: yaml: line 4: did not find expected ',' or ']'"},
-		{[]string{"missing.yaml"}, `error: the path "DIR/missing.yaml" does not exist`},
-		{[]string{"empty.yaml"}, "error: no objects found in DIR/empty.yaml"},
-		{[]string{"nokind.yaml"}, "error: DIR/nokind.yaml: document 1: object 'Kind' is missing"},
-		{[]string{"scalar.yaml"}, "error: DIR/scalar.yaml: document 1: not a Kubernetes object (want a mapping with apiVersion and kind)"},
-		{[]string{"badfield.yaml"}, "error: DIR/badfield.yaml: document 1: Service demo/web: json: cannot unmarshal string into Go struct field ServicePort.spec.ports.port of type int32"},
-		{[]string{"badjson.json"}, "error: DIR/badjson.json: document 2: unexpected EOF"},
+		{"bad.yaml", Malformed, 3, "error converting YAML to JSON: yaml: line 4: did not find expected ',' or ']'"},
+		{"missing.yaml", NotFound, 0, "stat DIR/missing.yaml: no such file or directory"},
+		{"empty.yaml", Malformed, 0, ErrNoObjects.Error()},
+		{"nokind.yaml", Malformed, 1, "object 'Kind' is missing"},
+		{"scalar.yaml", Malformed, 1, "not a Kubernetes object (want a mapping with apiVersion and kind)"},
+		{"badfield.yaml", Malformed, 1, "Service demo/web: json: cannot unmarshal string into Go struct field ServicePort.spec.ports.port of type int32"},
+		{"badjson.json", Malformed, 2, "unexpected EOF"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.paths[0], func(t *testing.T) {
-			var paths []string
-			for _, p := range tt.paths {
-				paths = append(paths, filepath.Join(dir, p))
-			}
-			_, err := readFiles(t, srcToDst, paths...)
-			var re *ReadError
+		t.Run(tt.path, func(t *testing.T) {
+			path := filepath.Join(dir, tt.path)
+			_, err := readFiles(t, srcToDst, path)
+			var re *Error
 			if !errors.As(err, &re) {
-				t.Fatalf("error = %v (%T), want *ReadError", err, err)
+				t.Fatalf("error = %v (%T), want *Error", err, err)
 			}
-			if want := strings.ReplaceAll(tt.want, "DIR", dir); re.Error() != want {
-				t.Errorf("error =\n  %s\nwant\n  %s", re, want)
+			cause := strings.ReplaceAll(tt.cause, "DIR", dir)
+			if re.Kind != tt.kind || re.Document != tt.doc || !slices.Equal(re.Inputs, []string{path}) || re.Err.Error() != cause {
+				t.Errorf("error = %v %q document %d: %v\nwant %v %q document %d: %s", re.Kind, re.Inputs, re.Document, re.Err,
+					tt.kind, path, tt.doc, cause)
 			}
 		})
 	}

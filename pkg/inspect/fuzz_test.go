@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// FuzzFileInput: any input gives a world or a *ReadError, never a panic.
+// FuzzFileInput: any input gives a world or a Malformed *Error, never a panic.
 func FuzzFileInput(f *testing.F) {
 	if world, err := os.ReadFile(worldFile); err == nil {
 		f.Add(world)
@@ -18,8 +18,8 @@ func FuzzFileInput(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w := &world{}
 		if err := w.addFile("in.yaml", data); err != nil {
-			var re *ReadError
-			if !errors.As(err, &re) {
+			var re *Error
+			if !errors.As(err, &re) || re.Kind != Malformed {
 				t.Fatalf("error %T: %v", err, err)
 			}
 			return

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,55 +50,11 @@ type Result struct {
 	Warnings []string
 }
 
-// Reader reads a Snapshot for a Request. Errors are a *ReadError (exit 3)
-// or a *podref.Error (exit 2).
+// Reader reads a Snapshot for a Request. Errors are an *Error (the cluster
+// or the input could not be read: exit 3) or a *podref.Error (SRC or DST
+// does not name a usable pod: exit 2).
 type Reader interface {
 	Read(ctx context.Context, req Request) (*Result, error)
-}
-
-// ReadError means the cluster, or the -f input, could not be read: the
-// command exits with status 3. Error() is the complete line to print, in
-// kubectl's words, prefix included ("error: ...", "Unable to connect to the
-// server: ...", "Error from server (Forbidden): ...").
-type ReadError struct {
-	Msg string
-	Err error // the underlying error, if any
-}
-
-func (e *ReadError) Error() string { return e.Msg }
-func (e *ReadError) Unwrap() error { return e.Err }
-
-// podByIP finds the pod that owns ip as its primary IP (status.podIP, the
-// field the API server can select on), ignoring finished pods whose IP may
-// have been reused. Pods on the host network share the node's IP, so they
-// only count when no regular pod has the IP, and then only if there is one.
-func podByIP(pods []corev1.Pod, ip string) (*corev1.Pod, error) {
-	var regular, hostNet []*corev1.Pod
-	for i := range pods {
-		p := &pods[i]
-		if p.Status.PodIP != ip || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		if p.Spec.HostNetwork {
-			hostNet = append(hostNet, p)
-		} else {
-			regular = append(regular, p)
-		}
-	}
-	switch {
-	case len(regular) == 1:
-		return regular[0], nil
-	case len(regular) > 1:
-		names := make([]string, len(regular))
-		for i, p := range regular {
-			names[i] = p.Namespace + "/" + p.Name
-		}
-		return nil, &podref.Error{Kind: podref.Ambiguous,
-			Msg: "ip " + ip + " belongs to several running pods (" + strings.Join(names, ", ") + ")"}
-	case len(hostNet) == 1:
-		return hostNet[0], nil
-	}
-	return nil, nil
 }
 
 // targetIP returns the canonical IP when the target host is an IP literal.
@@ -106,6 +63,15 @@ func targetIP(host string) string {
 		return ip.String()
 	}
 	return ""
+}
+
+// resolveRef settles a reference such as svc/api-0 (podref.Resolve): it
+// names pod api-0 of namespace svc if that namespace was read, or has pods.
+func resolveRef(ref podref.Ref, namespaces []corev1.Namespace, pods []corev1.Pod) (podref.Ref, error) {
+	return podref.Resolve(ref, func(ns string) bool {
+		return slices.ContainsFunc(namespaces, func(n corev1.Namespace) bool { return n.Name == ns }) ||
+			slices.ContainsFunc(pods, func(p corev1.Pod) bool { return p.Namespace == ns })
+	})
 }
 
 // pickKey resolves ref among pods into a PodKey.

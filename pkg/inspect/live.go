@@ -49,9 +49,6 @@ type LiveOptions struct {
 	// Context is the kubeconfig context; Origin becomes "context <name>"
 	// ("cluster" when empty).
 	Context string
-	// RequestTimeout is --request-timeout as the user gave it ("2s"), used
-	// only to word a timeout.
-	RequestTimeout string
 	// MeshNamespace is where the istio mesh ConfigMap is read
 	// (default istio-system).
 	MeshNamespace string
@@ -87,7 +84,7 @@ type LiveOptions struct {
 // absent kind leaves an Unread entry and the run goes on; a kind forbidden
 // cluster-wide is read again in each namespace that matters, which is what
 // a namespace-scoped Role allows. Connection failures, timeouts and bad
-// credentials end the run with a *ReadError.
+// credentials end the run with an *Error.
 type LiveReader struct {
 	kube  KubeClient
 	istio IstioClient
@@ -206,7 +203,7 @@ func (l *liveRead) resolveTasks() []func(context.Context) error {
 				byName = byName && ref.IsPod()
 			}
 			if !byName {
-				return toReadError(err, l.r.opts.RequestTimeout) // cannot resolve SRC/DST without it
+				return classify(err) // cannot resolve SRC/DST without it
 			}
 			l.mu.Lock()
 			l.snap.Unread = append(l.snap.Unread, unreadFor("pods", ns, err))
@@ -225,7 +222,9 @@ func (l *liveRead) resolveTasks() []func(context.Context) error {
 }
 
 // getPod reads a pod reference by name. Not found is the user's mistake
-// (exit 2); any other failure, forbidden included, means we cannot answer.
+// (exit 2), reported here unless what ref means waits for the namespace
+// list (svc/NAME, see resolve); any other failure, forbidden included,
+// means we cannot answer.
 func (l *liveRead) getPod(ctx context.Context, ref podref.Ref) error {
 	pod, err := l.r.kube.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	l.log("GET", apiPath("", "v1", ref.Namespace, "pods", ref.Name), "", err)
@@ -233,12 +232,14 @@ func (l *liveRead) getPod(ctx context.Context, ref podref.Ref) error {
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return toReadError(err, l.r.opts.RequestTimeout)
+		return classify(err)
 	default:
 		found = []corev1.Pod{*pod}
 	}
-	if _, _, err := podref.Pick(ref, found); err != nil {
-		return err
+	if !ref.Ambiguous() {
+		if _, _, err := podref.Pick(ref, found); err != nil {
+			return err
+		}
 	}
 	l.mu.Lock()
 	l.extraPods = append(l.extraPods, found...)
@@ -246,9 +247,14 @@ func (l *liveRead) getPod(ctx context.Context, ref podref.Ref) error {
 	return nil
 }
 
-// resolve picks SRC and DST once phase 1 has read them.
+// resolve picks SRC and DST once phase 1 has read them (and the Namespace
+// list, which settles what svc/NAME means).
 func (l *liveRead) resolve() error {
 	pick := func(ref podref.Ref) (*corev1.Pod, snapshot.PodKey, error) {
+		ref, err := resolveRef(ref, l.snap.Namespaces, append(slices.Clip(l.snap.Pods), l.extraPods...))
+		if err != nil {
+			return nil, snapshot.PodKey{}, err
+		}
 		pool := l.snap.Pods
 		if ref.IsPod() && !slices.ContainsFunc(pool, func(p corev1.Pod) bool { return p.Namespace == ref.Namespace }) {
 			pool = l.extraPods // listing was forbidden: read by name
@@ -404,13 +410,13 @@ func (l *liveRead) readClusterWide(ctx context.Context, k kindReader) error {
 }
 
 // degrade records a non-fatal error as Unread and returns nil, or returns a
-// fatal one as a *ReadError.
+// fatal one as an *Error.
 func (l *liveRead) degrade(resource, ns string, err error) error {
 	if err == nil {
 		return nil
 	}
 	if isFatal(err) {
-		return toReadError(err, l.r.opts.RequestTimeout)
+		return classify(err)
 	}
 	l.mu.Lock()
 	l.snap.Unread = append(l.snap.Unread, unreadFor(resource, ns, err))
@@ -558,7 +564,7 @@ func (l *liveRead) result() (*Result, error) {
 	res := &Result{Snapshot: s, Source: l.srcKey, Destination: l.dstKey, Warnings: warnings}
 	if l.req.Destination == nil {
 		if ip := targetIP(l.req.TargetHost); ip != "" {
-			p, err := podByIP(s.Pods, ip)
+			p, err := podref.OwnerOfIP(s.Pods, ip)
 			if err != nil {
 				return nil, err
 			}

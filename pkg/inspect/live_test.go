@@ -307,8 +307,8 @@ func TestLivePodErrors(t *testing.T) {
 		kube, istio := worldFakes(t)
 		fail(&kube.Fake, "list", "pods", forbidden("", "pods", "list", "in the namespace"), nil)
 		_, err := readLive(t, kube, istio, Request{Source: worldMatrix.Source, Destination: refPtr(mustRef(t, "deploy/web", "demo"))})
-		var re *ReadError
-		if !errors.As(err, &re) || !strings.Contains(re.Error(), "cannot list") {
+		var re *Error
+		if !errors.As(err, &re) || re.Kind != Forbidden || !apierrors.IsForbidden(re.Err) {
 			t.Errorf("error = %v", err)
 		}
 	})
@@ -318,14 +318,14 @@ func TestLivePodErrors(t *testing.T) {
 		fail(&kube.Fake, "get", "pods", apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "src",
 			errors.New(`User "jane" cannot get resource "pods" in API group "" in the namespace "demo"`)), nil)
 		_, err := readLive(t, kube, istio, worldMatrix)
-		want := `Error from server (Forbidden): pods "src" is forbidden: User "jane" cannot get resource "pods" in API group "" in the namespace "demo"`
-		var re *ReadError
-		if !errors.As(err, &re) || re.Error() != want {
-			t.Errorf("error = %v, want %s", err, want)
+		var re *Error
+		if !errors.As(err, &re) || re.Kind != Forbidden || !apierrors.IsForbidden(re.Err) {
+			t.Errorf("error = %v, want the GET's Forbidden", err)
 		}
 	})
 }
 
+// The errors that end a live read, classified (the command words them).
 func TestLiveFatalErrors(t *testing.T) {
 	refused := &url.Error{Op: "Get", URL: "https://127.0.0.1:1/api/v1/namespaces/demo/pods/src", Err: &net.OpError{
 		Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
@@ -333,31 +333,27 @@ func TestLiveFatalErrors(t *testing.T) {
 		name     string
 		resource string
 		err      error
-		timeout  string
-		want     string
+		want     ErrorKind
 	}{
-		{"connection refused", "*", refused, "", "Unable to connect to the server: dial tcp 127.0.0.1:1: connect: connection refused"},
-		{"unauthorized", "*", apierrors.NewUnauthorized("Unauthorized"), "", "error: You must be logged in to the server (Unauthorized)"},
-		{"request timeout", "*", &url.Error{Op: "Get", URL: "https://x/api", Err: context.DeadlineExceeded}, "2s",
-			"error: the server could not be reached within --request-timeout=2s"},
-		{"timeout without --request-timeout", "*", &url.Error{Op: "Get", URL: "https://x/api", Err: context.DeadlineExceeded}, "",
-			"Unable to connect to the server: context deadline exceeded"},
-		{"x509", "*", &url.Error{Op: "Get", URL: "https://x/api", Err: errors.New("tls: failed to verify certificate: x509: certificate signed by unknown authority")}, "",
-			"Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
+		{"connection refused", "*", refused, Unreachable},
+		{"unauthorized", "*", apierrors.NewUnauthorized("Unauthorized"), Unauthorized},
+		{"request timeout", "*", &url.Error{Op: "Get", URL: "https://x/api", Err: context.DeadlineExceeded}, Timeout},
+		{"x509", "*", &url.Error{Op: "Get", URL: "https://x/api", Err: errors.New("tls: failed to verify certificate: x509: certificate signed by unknown authority")}, Unreachable},
+		{"server error on the pods SRC is picked from", "pods", apierrors.NewInternalError(errors.New("etcd down")), ServerError},
 		// An optional read failing at the connection level fails the run too.
-		{"refused on services only", "services", refused, "", "Unable to connect to the server: dial tcp 127.0.0.1:1: connect: connection refused"},
+		{"refused on services only", "services", refused, Unreachable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			kube, istio := worldFakes(t)
 			fail(&kube.Fake, "*", tt.resource, tt.err, nil)
-			_, err := NewLiveReader(kube, istio, LiveOptions{RequestTimeout: tt.timeout}).Read(context.Background(), worldMatrix)
-			var re *ReadError
+			_, err := NewLiveReader(kube, istio, LiveOptions{}).Read(context.Background(), worldMatrix)
+			var re *Error
 			if !errors.As(err, &re) {
-				t.Fatalf("error = %v (%T), want *ReadError", err, err)
+				t.Fatalf("error = %v (%T), want *Error", err, err)
 			}
-			if re.Error() != tt.want {
-				t.Errorf("error =\n  %s\nwant\n  %s", re, tt.want)
+			if re.Kind != tt.want || !errors.Is(re, tt.err) {
+				t.Errorf("error = %v (kind %v), want kind %v of %v", re, re.Kind, tt.want, tt.err)
 			}
 		})
 	}

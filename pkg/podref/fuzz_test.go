@@ -25,3 +25,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseTarget: any input gives a target or an Invalid *Error, never a panic.
+func FuzzParseTarget(f *testing.F) {
+	for _, s := range []string{"http://10.1.2.3:8080/x", "tcp://h:1", "h:9092", "http://[::1]:80/", "http://a b:1", "::::", "http://x:0"} {
+		f.Add(s, "Host: x")
+	}
+	f.Fuzz(func(t *testing.T, s, h string) {
+		tg, err := ParseTarget(s, []string{h})
+		if err == nil && (tg.Port < 1 || tg.Host == "") {
+			t.Fatalf("ParseTarget(%q) accepted port %d host %q", s, tg.Port, tg.Host)
+		}
+		var pe *Error
+		if err != nil && (!errors.As(err, &pe) || pe.Kind != Invalid) {
+			t.Fatalf("ParseTarget(%q) error is %T, want an Invalid *Error", s, err)
+		}
+	})
+}

@@ -2,7 +2,9 @@ package podref
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -16,7 +18,18 @@ import (
 //
 // The choice is deterministic: the first ready, running pod with an IP in
 // name order, so two runs on the same cluster explain the same pod.
+//
+// A reference Resolve has not settled (svc/api-0) is settled by pods alone:
+// it names a namespace only if some pod lives there.
 func Pick(ref Ref, pods []corev1.Pod) (pod corev1.Pod, chosenFrom string, err error) {
+	if ref.typeWord != "" {
+		ref, err = Resolve(ref, func(ns string) bool {
+			return slices.ContainsFunc(pods, func(p corev1.Pod) bool { return p.Namespace == ns })
+		})
+		if err != nil {
+			return corev1.Pod{}, "", err
+		}
+	}
 	if ref.IsPod() {
 		for _, p := range pods {
 			if p.Namespace == ref.Namespace && p.Name == ref.Name {
@@ -44,6 +57,62 @@ func Pick(ref Ref, pods []corev1.Pod) (pod corev1.Pod, chosenFrom string, err er
 	}
 	chosen := ready[0]
 	return chosen, fmt.Sprintf("%s: %s (1 of %s)", ref, chosen.Name, plural(len(ready), "ready pod")), nil
+}
+
+// Ambiguous tells whether ref's NAMESPACE is also a resource type podreach
+// cannot use (svc/api-0), so that what it means depends on the namespaces
+// that exist (Resolve).
+func (r Ref) Ambiguous() bool { return r.typeWord != "" }
+
+// Resolve settles an ambiguous reference once the namespaces are known:
+// svc/api-0 is pod api-0 of namespace svc when namespaceExists("svc"), and
+// otherwise an Invalid error that says a Service is not a pod and how to
+// reach one. Other references are returned unchanged.
+func Resolve(ref Ref, namespaceExists func(ns string) bool) (Ref, error) {
+	if ref.typeWord == "" {
+		return ref, nil
+	}
+	if namespaceExists(ref.Namespace) {
+		ref.typeWord = ""
+		return ref, nil
+	}
+	return Ref{}, invalidf("cannot use %q: podreach needs a pod or a workload "+
+		"(pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME); to reach a service, give its address, e.g. %s:PORT",
+		ref.Raw, ref.Name)
+}
+
+// OwnerOfIP finds the pod that owns ip as its primary IP (status.podIP, the
+// field the API server can select on), ignoring finished pods whose IP may
+// have been reused; nil if none. Pods on the host network share the node's
+// IP, so they only count when no regular pod has the IP, and then only if
+// there is one. Several regular pods with the IP are an Ambiguous error.
+func OwnerOfIP(pods []corev1.Pod, ip string) (*corev1.Pod, error) {
+	var regular, hostNet []*corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if p.Status.PodIP != ip || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if p.Spec.HostNetwork {
+			hostNet = append(hostNet, p)
+		} else {
+			regular = append(regular, p)
+		}
+	}
+	switch {
+	case len(regular) == 1:
+		return regular[0], nil
+	case len(regular) > 1:
+		names := make([]string, len(regular))
+		for i, p := range regular {
+			names[i] = p.Namespace + "/" + p.Name
+		}
+		return nil, &Error{Kind: Ambiguous,
+			Msg: "ip " + ip + " belongs to several running pods (" + strings.Join(names, ", ") + ")"}
+	case len(hostNet) == 1:
+		return hostNet[0], nil
+	}
+	return nil, nil
 }
 
 // usable says why a named pod cannot be analysed: without an IP there is no

@@ -1,7 +1,9 @@
-// Package podref parses the SRC and DST arguments of `kubectl podreach`
-// (NAME, NAMESPACE/NAME, TYPE/NAME) and picks the pod they mean from a list
-// of pods. It is pure: no clients, so the live and the file readers resolve
-// references the same way.
+// Package podref parses the arguments of `kubectl podreach`: SRC and DST as
+// pod references (NAME, NAMESPACE/NAME, TYPE/NAME) or DST as a URL or
+// host:port (target.go), and the --port, --header and --traffic values; and
+// it picks the pod a reference means from a list of pods (pick.go). It is
+// pure: no clients, so the command validates every argument once, and the
+// live and the file readers resolve references the same way.
 package podref
 
 import (
@@ -29,6 +31,12 @@ type Ref struct {
 	Name      string
 	// Raw is the argument as the user typed it.
 	Raw string
+
+	// typeWord is set when the NAMESPACE of NAMESPACE/NAME is also a
+	// resource type podreach cannot resolve to a pod ("svc" in svc/api-0):
+	// the reference means that namespace's pod only if the namespace
+	// exists, which Resolve settles once the namespaces are known.
+	typeWord string
 }
 
 // String is the short, kubectl-style form used in messages: "pod/web-0",
@@ -61,8 +69,9 @@ var typeAliases = map[string]Kind{
 }
 
 // otherTypes are kubectl resource names that users plausibly type but that do
-// not name a pod. Rejecting them beats reading `svc/web` as pod "web" in a
-// namespace called "svc".
+// not name a pod. `svc/web` is pod "web" of namespace "svc" only when such a
+// namespace exists (Resolve); otherwise it is refused with a hint, rather
+// than reported as a pod not found.
 var otherTypes = map[string]bool{
 	"svc": true, "service": true, "services": true,
 	"ep": true, "endpoints": true, "endpointslice": true, "endpointslices": true,
@@ -74,8 +83,10 @@ var otherTypes = map[string]bool{
 
 // Parse reads a pod reference as kubectl would: NAME and TYPE/NAME live in
 // defaultNamespace (from -n or the context), NAMESPACE/NAME names a pod in
-// another namespace. A first segment that is a known type wins over a
-// namespace of the same name, as in kubectl.
+// another namespace. A first segment that names a kind podreach resolves
+// (pod, deploy, sts, ds, rs and their spellings) wins over a namespace of
+// the same name, as in kubectl. Another resource type (svc, cm, ...) is read
+// as a namespace, to be confirmed by Resolve.
 func Parse(arg, defaultNamespace string) (Ref, error) {
 	if defaultNamespace == "" {
 		defaultNamespace = "default"
@@ -89,12 +100,11 @@ func Parse(arg, defaultNamespace string) (Ref, error) {
 		first := strings.ToLower(parts[0])
 		if kind, ok := typeAliases[first]; ok {
 			ref.Kind = kind
-		} else if otherTypes[first] {
-			return Ref{}, invalidf("cannot use %q: podreach needs a pod or a workload "+
-				"(pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME); to reach a service, give its address, e.g. %s:PORT",
-				arg, parts[1])
 		} else {
 			ref.Namespace = parts[0]
+			if otherTypes[first] {
+				ref.typeWord = parts[0]
+			}
 		}
 		ref.Name = parts[1]
 	default:
@@ -106,22 +116,34 @@ func Parse(arg, defaultNamespace string) (Ref, error) {
 	if ref.Name == "" {
 		return Ref{}, invalidf("invalid pod reference %q: the name is empty", arg)
 	}
-	if msgs := validation.IsDNS1123Label(ref.Namespace); len(msgs) > 0 {
-		return Ref{}, invalidf("invalid namespace %q in %q: %s", ref.Namespace, arg, shortValidation(msgs[0]))
+	if len(validation.IsDNS1123Label(ref.Namespace)) > 0 {
+		return Ref{}, invalidf("invalid namespace %q in %q: %s", ref.Namespace, arg, notDNSName(ref.Namespace, dnsLabel))
 	}
-	if msgs := validation.IsDNS1123Subdomain(ref.Name); len(msgs) > 0 {
-		return Ref{}, invalidf("invalid name %q in %q: %s", ref.Name, arg, shortValidation(msgs[0]))
+	if len(validation.IsDNS1123Subdomain(ref.Name)) > 0 {
+		return Ref{}, invalidf("invalid name %q in %q: %s", ref.Name, arg, notDNSName(ref.Name, dnsSubdomain))
 	}
 	return ref, nil
 }
 
-// shortValidation drops the regular expression apimachinery appends to its
-// messages: the sentence says what is wrong, the regex only adds noise.
-func shortValidation(msg string) string {
-	if i := strings.Index(msg, " (e.g. "); i >= 0 {
-		return msg[:i]
+// dnsName is a kind of name Kubernetes validates (apimachinery
+// validation.IsDNS1123Label, IsDNS1123Subdomain).
+type dnsName struct {
+	what, chars string
+	max         int
+}
+
+var (
+	dnsLabel     = dnsName{"label", "lower case alphanumeric characters or '-'", validation.DNS1123LabelMaxLength}
+	dnsSubdomain = dnsName{"subdomain", "lower case alphanumeric characters, '-' or '.'", validation.DNS1123SubdomainMaxLength}
+)
+
+// notDNSName says why s is not a valid name of that kind, in
+// apimachinery's words without the regular expression it appends.
+func notDNSName(s string, kind dnsName) string {
+	if len(s) > kind.max {
+		return fmt.Sprintf("must be no more than %d characters", kind.max)
 	}
-	return msg
+	return fmt.Sprintf("a lowercase RFC 1123 %s must consist of %s, and must start and end with an alphanumeric character", kind.what, kind.chars)
 }
 
 // ErrorKind classifies a reference error.

@@ -2,6 +2,7 @@ package podref
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,6 +33,10 @@ func TestParse(t *testing.T) {
 		{arg: "daemonset/agent", ns: "x", want: Ref{Kind: KindDaemonSet, Namespace: "x", Name: "agent"}},
 		{arg: "rs/web-5d8f", ns: "demo", want: Ref{Kind: KindReplicaSet, Namespace: "demo", Name: "web-5d8f"}},
 		{arg: "replicaset/web-5d8f", ns: "demo", want: Ref{Kind: KindReplicaSet, Namespace: "demo", Name: "web-5d8f"}},
+		// A resource type podreach cannot use reads as a namespace, to be
+		// confirmed by Resolve; a workload kind never does.
+		{arg: "svc/web", ns: "demo", want: Ref{Kind: KindPod, Namespace: "svc", Name: "web", typeWord: "svc"}},
+		{arg: "cm/web", ns: "demo", want: Ref{Kind: KindPod, Namespace: "cm", Name: "web", typeWord: "cm"}},
 		// Dots are legal in pod names (DNS-1123 subdomain).
 		{arg: "demo/web.v1", ns: "x", want: Ref{Kind: KindPod, Namespace: "demo", Name: "web.v1"}},
 
@@ -42,7 +47,7 @@ func TestParse(t *testing.T) {
 		{arg: "Web", ns: "demo", errKind: Invalid, errHas: `invalid name "Web" in "Web": a lowercase RFC 1123 subdomain`},
 		{arg: "Demo/web", ns: "demo", errKind: Invalid, errHas: `invalid namespace "Demo" in "Demo/web": a lowercase RFC 1123 label`},
 		{arg: "web_0", ns: "demo", errKind: Invalid, errHas: `invalid name "web_0"`},
-		{arg: "svc/web", ns: "demo", errKind: Invalid, errHas: `cannot use "svc/web": podreach needs a pod or a workload`},
+		{arg: strings.Repeat("n", 64) + "/web", ns: "demo", errKind: Invalid, errHas: "must be no more than 63 characters"},
 		{arg: "web:8080", ns: "demo", errKind: Invalid, errHas: `invalid name "web:8080"`},
 	}
 	for _, tt := range tests {
@@ -202,6 +207,59 @@ func TestPick(t *testing.T) {
 	}
 }
 
+// svc/api-0 names pod api-0 of namespace svc when that namespace exists;
+// otherwise it is refused as a Service reference. Workload kinds keep their
+// meaning whatever namespaces exist.
+func TestResolve(t *testing.T) {
+	exists := func(names ...string) func(string) bool {
+		return func(ns string) bool { return slices.Contains(names, ns) }
+	}
+	refused := `cannot use "svc/api-0": podreach needs a pod or a workload (pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME); ` +
+		`to reach a service, give its address, e.g. api-0:PORT`
+	tests := []struct {
+		arg    string
+		exists func(string) bool
+		want   Ref
+		errMsg string
+	}{
+		{"svc/api-0", exists("svc", "demo"), Ref{Kind: KindPod, Namespace: "svc", Name: "api-0", Raw: "svc/api-0"}, ""},
+		{"svc/api-0", exists("demo"), Ref{}, refused},
+		{"deploy/web", exists("deploy"), Ref{Kind: KindDeployment, Namespace: "demo", Name: "web", Raw: "deploy/web"}, ""},
+		{"other/web", exists(), Ref{Kind: KindPod, Namespace: "other", Name: "web", Raw: "other/web"}, ""},
+	}
+	for _, tt := range tests {
+		ref, err := Parse(tt.arg, "demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ref.Ambiguous(); got != (tt.arg == "svc/api-0") {
+			t.Errorf("Parse(%q).Ambiguous() = %v", tt.arg, got)
+		}
+		got, err := Resolve(ref, tt.exists)
+		if tt.errMsg != "" {
+			assertError(t, err, Invalid, tt.errMsg)
+			continue
+		}
+		if err != nil || got != tt.want || got.Ambiguous() {
+			t.Errorf("Resolve(%q) = %+v, %v; want %+v", tt.arg, got, err, tt.want)
+		}
+	}
+}
+
+// Pick settles an unresolved svc/NAME by the pods it is given.
+func TestPickAmbiguous(t *testing.T) {
+	ref, err := Parse("svc/api-0", "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := Pick(ref, []corev1.Pod{pod("demo", "api-0"), pod("svc", "api-0")})
+	if err != nil || got.Namespace != "svc" {
+		t.Errorf("Pick = %s/%s, %v; want svc/api-0", got.Namespace, got.Name, err)
+	}
+	_, _, err = Pick(ref, []corev1.Pod{pod("demo", "api-0")})
+	assertError(t, err, Invalid, `cannot use "svc/api-0"`)
+}
+
 func TestPickNoPods(t *testing.T) {
 	ref, _ := Parse("deploy/web", "demo")
 	_, _, err := Pick(ref, nil)
@@ -223,4 +281,35 @@ func assertError(t *testing.T, err error, kind ErrorKind, has string) {
 	if strings.Contains(pe.Msg, "\n") {
 		t.Errorf("error must be one line: %q", pe.Msg)
 	}
+}
+
+func TestOwnerOfIP(t *testing.T) {
+	ip := func(addr string, opts ...func(*corev1.Pod)) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			p.Status.PodIP = addr
+			for _, o := range opts {
+				o(p)
+			}
+		}
+	}
+	hostNet := func(p *corev1.Pod) { p.Spec.HostNetwork = true }
+	pods := []corev1.Pod{
+		pod("demo", "a", ip("10.0.0.1")),
+		pod("demo", "old", ip("10.0.0.1", func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed })),
+		pod("demo", "b", ip("10.0.0.2")), pod("other", "b", ip("10.0.0.2")),
+		pod("kube-system", "agent", ip("192.168.0.5", hostNet)),
+		pod("kube-system", "agent-1", ip("192.168.0.6", hostNet)), pod("kube-system", "agent-2", ip("192.168.0.6", hostNet)),
+	}
+	for addr, want := range map[string]string{"10.0.0.1": "demo/a", "192.168.0.5": "kube-system/agent", "192.168.0.6": "", "10.9.9.9": ""} {
+		p, err := OwnerOfIP(pods, addr)
+		got := ""
+		if p != nil {
+			got = p.Namespace + "/" + p.Name
+		}
+		if err != nil || got != want {
+			t.Errorf("OwnerOfIP(%s) = %q, %v; want %q", addr, got, err, want)
+		}
+	}
+	_, err := OwnerOfIP(pods, "10.0.0.2")
+	assertError(t, err, Ambiguous, "ip 10.0.0.2 belongs to several running pods (demo/b, other/b)")
 }
