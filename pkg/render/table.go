@@ -318,14 +318,29 @@ func resultCell(q api.Request) string {
 		}
 		return "FAILS"
 	case api.VerdictReaches:
-		return "ok"
+		return "ok" + authzNote(q)
 	case api.VerdictLoadBalanced:
 		if q.Balancing == api.BalancingNone {
-			return "ok — lands on whichever IP DNS returned"
+			return "ok — lands on whichever IP DNS returned" + authzNote(q)
 		}
-		return "ok"
+		return "ok" + authzNote(q)
 	}
 	return orDash(string(q.Verdict))
+}
+
+// authzNote qualifies an ok that the destination's authorization does not
+// settle: a CUSTOM provider decides, or the policies were not read.
+func authzNote(q api.Request) string {
+	if q.Inbound == nil || q.Inbound.Authorization == nil {
+		return ""
+	}
+	switch a := q.Inbound.Authorization; a.Decision {
+	case api.AuthzCustom:
+		return fmt.Sprintf(" if ext_authz provider %q allows (%s)", a.Provider, a.Policy)
+	case api.AuthzUnknown:
+		return " (AuthorizationPolicies not read)"
+	}
+	return ""
 }
 
 func resultColor(q api.Request) string {
