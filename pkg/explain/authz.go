@@ -51,6 +51,17 @@ type authzAttrs struct {
 	sni       string
 }
 
+// remoteIP is Envoy's remote address on the inbound connection manager
+// (use_remote_address false, no trusted hops): the last X-Forwarded-For
+// entry the request carries, else the peer's address.
+func (a authzAttrs) remoteIP() string {
+	if xff := a.headers["x-forwarded-for"]; xff != "" && a.http {
+		parts := strings.Split(xff, ",")
+		return strings.TrimSpace(parts[len(parts)-1])
+	}
+	return a.srcIP
+}
+
 // authzMatch is a rule of a policy that matches the request.
 type authzMatch struct {
 	pol  *securityv1.AuthorizationPolicy
@@ -65,24 +76,18 @@ func (t *tracer) authzStage(f *flow) {
 	if in == nil || !in.Accepted || !in.Captured || f.land.pod == nil {
 		return
 	}
-	pod := f.land.pod
-	a := &api.Authorization{}
-	in.Authorization = a
-	if u := t.m.authzUnread(pod.Namespace); u != "" {
-		a.Decision, a.Reason = api.AuthzUnknown, "AuthorizationPolicies could not be read ("+u+"): the answer assumes there are none"
-		f.note(api.StageAuthz, in.Pod, string(a.Decision), api.Reason{Code: api.ReasonAuthzUnknown, Pod: in.Pod, Detail: u})
-		return
-	}
-	set := t.m.authzPolicies(pod)
-	a.Policies = set.names()
-	attrs := t.authzAttrs(f)
-	if attrs.principal != "" {
-		a.Principal = attrs.principal
-	}
-	d := t.m.authorize(set, attrs)
-	*a = mergeAuthz(*a, d)
-	switch a.Decision {
-	case api.AuthzDeny:
+	t.authorizeInbound(f)
+}
+
+// authorizeInbound fills inbound.authorization and records the stage.
+func (t *tracer) authorizeInbound(f *flow) {
+	in := f.r.Inbound
+	a, unread := t.authzDecision(f)
+	in.Authorization = &a
+	switch {
+	case unread != "":
+		f.note(api.StageAuthz, in.Pod, string(a.Decision), api.Reason{Code: api.ReasonAuthzUnknown, Pod: in.Pod, Detail: unread})
+	case a.Decision == api.AuthzDeny:
 		code := api.ReasonAuthzDenied
 		if a.Action != api.AuthzActionDeny {
 			code = api.ReasonAuthzNotAllowed
@@ -93,8 +98,8 @@ func (t *tracer) authzStage(f *flow) {
 			obj = ref("AuthorizationPolicy", ns, name)
 		}
 		f.fail(api.StageAuthz, in.Pod, string(a.Decision), api.Reason{Code: code, Pod: in.Pod, Port: in.Port, Object: obj, Detail: a.Reason},
-			t.authzSymptom(f, d))
-	case api.AuthzCustom:
+			t.authzSymptom(f, a))
+	case a.Decision == api.AuthzCustom:
 		ns, name, _ := strings.Cut(a.Policy, "/")
 		f.note(api.StageAuthz, in.Pod, string(a.Decision), api.Reason{Code: api.ReasonAuthzCustom, Pod: in.Pod, Port: in.Port, Object: ref("AuthorizationPolicy", ns, name), Detail: a.Reason})
 	default:
@@ -102,10 +107,21 @@ func (t *tracer) authzStage(f *flow) {
 	}
 }
 
-func mergeAuthz(base, d api.Authorization) api.Authorization {
-	d.Policies, d.Principal = base.Policies, base.Principal
-	return d
+// authzDecision is what the destination's RBAC filters decide for the
+// request on the chain that accepted it; unread says why the policies are
+// unknown ("" when read).
+func (t *tracer) authzDecision(f *flow) (a api.Authorization, unread string) {
+	pod := f.land.pod
+	if u := t.m.authzUnread(pod.Namespace); u != "" {
+		return api.Authorization{Decision: api.AuthzUnknown, Reason: "AuthorizationPolicies could not be read (" + u + "): the answer assumes there are none"}, u
+	}
+	set := t.m.authzPolicies(pod)
+	attrs := t.authzAttrs(f)
+	a = t.m.authorize(set, attrs)
+	a.Policies, a.Principal = set.names(), attrs.principal
+	return a, ""
 }
+
 
 // authzUnread says why the AuthorizationPolicies of a namespace (or the
 // root namespace) are unknown: forbidden or not installed. "" when read.
@@ -201,7 +217,7 @@ func (t *tracer) authzAttrs(f *flow) authzAttrs {
 	}
 	// Only Istio mTLS from a sidecar carries an Istio identity; the SNI is
 	// the one the client cluster sets (model.BuildDNSSrvSubsetKey).
-	if f.r.TLS == api.TLSMutual && t.dataplane == api.DataplaneSidecar && f.r.Captured {
+	if f.r.TLS == api.TLSMutual && t.dataplane == api.DataplaneSidecar && f.r.Captured && api.MTLSMode(in.Mode) != api.MTLSDisable {
 		a.principal = "spiffe://" + t.m.mesh.TrustDomain + "/ns/" + t.src.Namespace + "/sa/" + serviceAccount(t.src)
 		if f.next.kind == choiceService && f.next.svc != nil {
 			a.sni = fmt.Sprintf("outbound_.%d_.%s_.%s", f.next.port, f.next.subset, f.next.svc.hostname)
@@ -248,12 +264,37 @@ func (m *model) authorize(s authzSet, a authzAttrs) api.Authorization {
 // getBadCustomDenyRules).
 func (m *model) customDecision(c authzMatch) api.Authorization {
 	prov := c.pol.Spec.GetProvider().GetName()
-	if _, ok := m.mesh.ExtensionProviders[prov]; !ok {
+	if !m.providerUsable(prov) {
 		return api.Authorization{Decision: api.AuthzDeny, Action: api.AuthzActionCustom, Policy: polKey(c.pol), Rule: &c.rule, Provider: prov,
-			Reason: fmt.Sprintf("CUSTOM policy %s names provider %q, which meshConfig.extensionProviders does not define: istiod denies the requests its rules match", polKey(c.pol), prov)}
+			Reason: fmt.Sprintf("CUSTOM policy %s names provider %q, which meshConfig.extensionProviders does not define or whose service does not exist: istiod denies the requests its rules match", polKey(c.pol), prov)}
 	}
 	return api.Authorization{Decision: api.AuthzCustom, Action: api.AuthzActionCustom, Policy: polKey(c.pol), Rule: &c.rule, Provider: prov,
 		Reason: fmt.Sprintf("CUSTOM policy %s rule %d sends the request to the extension provider %q, whose answer decides", polKey(c.pol), c.rule, prov)}
+}
+
+// providerUsable mirrors builder/extauthz.go getExtAuthz: the provider is
+// defined and its service is a service of the mesh.
+func (m *model) providerUsable(name string) bool {
+	ep, ok := m.mesh.ExtensionProviders[name]
+	if !ok {
+		return false
+	}
+	host := ep.Service
+	if _, h, found := strings.Cut(host, "/"); found {
+		host = h
+	}
+	return len(m.byHost[host]) > 0 || len(m.byHost[host+".svc."+m.clusterDomain]) > 0
+}
+
+// customApplies: on a TCP chain only gRPC providers get a (network)
+// ext_authz filter; istiod ignores a CUSTOM policy of an HTTP provider there
+// (builder.go: "ignored CUSTOM action with HTTP provider on TCP filter chain").
+func (m *model) customApplies(p *securityv1.AuthorizationPolicy, a authzAttrs) bool {
+	if a.http {
+		return true
+	}
+	ep, ok := m.mesh.ExtensionProviders[p.Spec.GetProvider().GetName()]
+	return !ok || !m.providerUsable(p.Spec.GetProvider().GetName()) || ep.Kind != "envoyExtAuthzHttp"
 }
 
 func polKey(p *securityv1.AuthorizationPolicy) string { return p.Namespace + "/" + p.Name }
@@ -288,6 +329,9 @@ func (m *model) firstMatch(ps []*securityv1.AuthorizationPolicy, action security
 		ps = enforcedPolicies(ps)
 	}
 	for _, p := range ps {
+		if action == securityapi.AuthorizationPolicy_CUSTOM && !m.customApplies(p, a) {
+			continue
+		}
 		for i, r := range p.Spec.GetRules() {
 			if r == nil || !m.ruleMatches(p, r, action, a) {
 				continue
@@ -453,8 +497,10 @@ func (m *model) valueMatches(p *securityv1.AuthorizationPolicy, key, v string, a
 		}
 		parts := strings.SplitN(v, "*", 2)
 		return fullMatch("spiffe://"+regexp.QuoteMeta(parts[0])+"[^/]*"+regexp.QuoteMeta(parts[1])+"/.*", a.principal)
-	case key == "source.ip", key == "remote.ip":
+	case key == "source.ip":
 		return cidrContains(v, a.srcIP)
+	case key == "remote.ip":
+		return cidrContains(v, a.remoteIP())
 	case key == "destination.ip":
 		return cidrContains(v, a.dstIP)
 	case key == "destination.port":
@@ -526,28 +572,23 @@ func pathMatches(v, path string) bool {
 	return stringWithPrefix(v, "", path)
 }
 
-// uriTemplateMatches mirrors Envoy's uri_template matcher: "*" is one
-// non-empty path segment, "**" any number of segments (at the end).
+// uriTemplateMatches mirrors Envoy's uri_template matcher as Istio's own
+// tests exercise it: "*" is one non-empty path segment, "**" any run of
+// characters, slashes and empty segments included.
 func uriTemplateMatches(tmpl, path string) bool {
-	ts, ps := strings.Split(tmpl, "/"), strings.Split(path, "/")
-	for i, seg := range ts {
-		if seg == "**" {
-			return len(ps) > i && ps[i] != ""
+	var re strings.Builder
+	for i, part := range strings.Split(tmpl, "**") {
+		if i > 0 {
+			re.WriteString(".*")
 		}
-		if i >= len(ps) {
-			return false
-		}
-		if seg == "*" {
-			if ps[i] == "" {
-				return false
+		for j, p := range strings.Split(part, "*") {
+			if j > 0 {
+				re.WriteString("[^/]+")
 			}
-			continue
-		}
-		if seg != ps[i] {
-			return false
+			re.WriteString(regexp.QuoteMeta(p))
 		}
 	}
-	return len(ps) == len(ts)
+	return fullMatch(re.String(), path)
 }
 
 func quoteParts(v string) []string {

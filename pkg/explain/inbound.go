@@ -158,6 +158,13 @@ func (t *tracer) inboundStage(f *flow) {
 		f.step(api.Step{Stage: api.StageInbound, Proxy: in.Pod, Name: inboundStepName(in)})
 		return
 	}
+	if in.Rejection == api.RejectMTLSPassedThrough {
+		// The DISABLE TCP chain matched: its network RBAC filter still
+		// runs (on a connection without identity) before the bytes reach
+		// the application.
+		a, _ := t.authzDecision(f)
+		in.Authorization = &a
+	}
 	var decider *api.ObjectRef
 	if in.Captured {
 		decider = t.m.composePeerAuthentication(ld.pod.Namespace, ld.pod.Labels).deciderRef(in.Port)

@@ -55,14 +55,19 @@ func ParseMeshConfig(text string) (MeshConfig, error) {
 			continue
 		}
 		if m.ExtensionProviders == nil {
-			m.ExtensionProviders = map[string]string{}
+			m.ExtensionProviders = map[string]ExtensionProvider{}
 		}
-		m.ExtensionProviders[name] = ""
-		for k := range p {
-			if k != "name" {
-				m.ExtensionProviders[name] = k // envoyExtAuthzHttp, envoyExtAuthzGrpc, ...
+		var ep ExtensionProvider
+		for k, v := range p {
+			if k == "name" {
+				continue
+			}
+			ep.Kind = k // envoyExtAuthzHttp, envoyExtAuthzGrpc, ...
+			if spec, ok := v.(map[string]any); ok {
+				ep.Service, _ = spec["service"].(string)
 			}
 		}
+		m.ExtensionProviders[name] = ep
 	}
 	if y.EnableAutoMtls != nil {
 		m.EnableAutoMtls = *y.EnableAutoMtls

@@ -47,6 +47,12 @@ type Unread struct {
 	Cause UnreadCause `json:"cause,omitempty"`
 }
 
+// ExtensionProvider is one meshConfig.extensionProviders entry.
+type ExtensionProvider struct {
+	Kind    string `json:"kind"`              // envoyExtAuthzHttp, envoyExtAuthzGrpc, ...
+	Service string `json:"service,omitempty"` // the provider's service host
+}
+
 // UnreadCause classifies why a read failed.
 type UnreadCause string
 
@@ -72,8 +78,8 @@ type MeshConfig struct {
 	// these trust domains count as the mesh's own in AuthorizationPolicies.
 	TrustDomainAliases []string `json:"trustDomainAliases,omitempty"`
 	// ExtensionProviders are meshConfig.extensionProviders by name (the
-	// CUSTOM authorization providers), with their kind.
-	ExtensionProviders map[string]string `json:"extensionProviders,omitempty"`
+	// CUSTOM authorization providers).
+	ExtensionProviders map[string]ExtensionProvider `json:"extensionProviders,omitempty"`
 	EnableAutoMtls     bool              `json:"enableAutoMtls"`
 	// InboundTrafficPolicy: PASSTHROUGH | LOCALHOST
 	InboundTrafficPolicy string `json:"inboundTrafficPolicy,omitempty"`
