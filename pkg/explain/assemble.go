@@ -53,12 +53,12 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 		}
 		for _, g := range groups {
 			rep.Ports = append(rep.Ports, g.summary)
-			for _, c := range m.matrixCalls(src, dst, g, q.Traffic) {
+			for _, c := range m.matrixCalls(src, dst, g, q.Traffic, q.Method) {
 				rep.Requests = append(rep.Requests, t.trace(c))
 			}
 		}
 	} else {
-		c, err := m.targetCall(src, q.Target, q.Traffic)
+		c, err := m.targetCall(src, q.Target, q.Traffic, q.Method)
 		if err != nil {
 			return nil, err
 		}
@@ -116,6 +116,7 @@ func (m *model) workload(p *corev1.Pod, chosen string) api.Workload {
 	if w.Dataplane == api.DataplaneSidecar {
 		pa := m.composePeerAuthentication(p.Namespace, p.Labels)
 		w.PeerAuthentication = pa.summary()
+		w.AuthorizationPolicies = m.authzPolicies(p).names()
 		if pa.decider != nil {
 			w.PeerAuthenticationRef = ref("PeerAuthentication", pa.decider.Namespace, pa.decider.Name)
 		}
@@ -295,7 +296,7 @@ func (m *model) resolvePortArg(dst *corev1.Pod, arg string, groups map[int32]*po
 }
 
 // matrixCalls lists every address SRC could dial for DST on one pod port.
-func (m *model) matrixCalls(src, dst *corev1.Pod, g *portGroup, traffic string) []call {
+func (m *model) matrixCalls(src, dst *corev1.Pod, g *portGroup, traffic, method string) []call {
 	var out []call
 	seen := map[string]bool{}
 	add := func(addr string, port int32, proto api.Protocol) {
@@ -304,7 +305,7 @@ func (m *model) matrixCalls(src, dst *corev1.Pod, g *portGroup, traffic string) 
 			return
 		}
 		seen[k] = true
-		out = append(out, m.newCall(addr, port, proto, traffic, g.summary.Port))
+		out = append(out, m.newCall(addr, port, proto, traffic, method, g.summary.Port))
 	}
 	for _, ref := range g.refs {
 		svc, sp := ref.svc, ref.sp
@@ -344,7 +345,7 @@ func (m *model) matrixCalls(src, dst *corev1.Pod, g *portGroup, traffic string) 
 // newCall builds the request an app would send. With --traffic auto, ports
 // Istio treats as HTTP or auto-detects are called with HTTP (the usual
 // incident: scrapes, health checks, REST), the others with raw TCP.
-func (m *model) newCall(addr string, port int32, proto api.Protocol, traffic string, destPort int32) call {
+func (m *model) newCall(addr string, port int32, proto api.Protocol, traffic, method string, destPort int32) call {
 	c := call{address: addr, port: port, destPort: destPort, path: "/"}
 	switch traffic {
 	case "http", "tcp":
@@ -357,9 +358,17 @@ func (m *model) newCall(addr string, port int32, proto api.Protocol, traffic str
 		}
 	}
 	if c.traffic == "http" {
-		c.host = hostHeader(addr, port)
+		c.host, c.method = hostHeader(addr, port), httpMethod(method)
 	}
 	return c
+}
+
+// httpMethod is the method the app sends: GET unless --method says otherwise.
+func httpMethod(m string) string {
+	if m == "" {
+		return "GET"
+	}
+	return strings.ToUpper(m)
 }
 
 // hostHeader is what curl sends: no port for 80.
@@ -387,7 +396,7 @@ func (m *model) dialedPod(src *corev1.Pod, host string) *corev1.Pod {
 	return nil
 }
 
-func (m *model) targetCall(src *corev1.Pod, tg *TargetSpec, traffic string) (call, error) {
+func (m *model) targetCall(src *corev1.Pod, tg *TargetSpec, traffic, method string) (call, error) {
 	c := call{address: tg.Host, port: tg.Port, path: tg.Path, headers: tg.Headers}
 	switch {
 	case traffic == "http" || traffic == "tcp":
@@ -414,6 +423,7 @@ func (m *model) targetCall(src *corev1.Pod, tg *TargetSpec, traffic string) (cal
 		}
 	}
 	if c.traffic == "http" {
+		c.method = httpMethod(method)
 		c.host = hostHeader(tg.Host, tg.Port)
 		if tg.HostHeader != "" {
 			c.host = tg.HostHeader

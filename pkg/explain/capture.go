@@ -37,7 +37,7 @@ func (t *tracer) captureStage(f *flow) {
 }
 
 // captureConfig is what istio-iptables was told (pod annotations written by
-// the injector, or the istio-init arguments): see ISTIO-BEHAVIOR.md §9 and
+// the injector, or the istio-init arguments): see docs/MODEL.md#capture and
 // tools/istio-iptables/pkg/capture/run.go (Istio 1.31).
 type captureConfig struct {
 	includeOutboundIPRanges string // "*" = all

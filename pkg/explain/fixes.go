@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"strings"
 
+	securityapi "istio.io/api/security/v1beta1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	corev1 "k8s.io/api/core/v1"
+
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
 
@@ -55,6 +59,8 @@ func (t *tracer) fixStage(f *flow) {
 			add(api.Fix{Object: "Pod", Field: "status.conditions[Ready]", Message: "the Service has no ready endpoints (check readiness probes and selector labels)"})
 		case api.ReasonWrongDestination:
 			t.wrongDestinationFixes(f, add)
+		case api.ReasonAuthzNotAllowed, api.ReasonAuthzDenied:
+			t.authzFixes(f, reason, add)
 		}
 	}
 }
@@ -206,4 +212,91 @@ func (t *tracer) wrongDestinationFixes(f *flow, add func(api.Fix)) {
 	default:
 		add(api.Fix{Object: "caller", Message: "address the pod itself: its per-pod name through a headless Service (hostname.subdomain), or its IP on a port whose Service is headless"})
 	}
+}
+
+// authzFixes: the destination's AuthorizationPolicies refuse the request.
+func (t *tracer) authzFixes(f *flow, reason api.Reason, add func(api.Fix)) {
+	r := f.r
+	a := r.Inbound.Authorization
+	pol := t.m.authzPolicy(a.Policy)
+	if reason.Code == api.ReasonAuthzDenied && pol != nil {
+		fx := api.Fix{Object: "AuthorizationPolicy " + a.Policy, Ref: reason.Object, Field: fmt.Sprintf("spec.rules[%d]", *a.Rule)}
+		if r.Inbound.VirtualHost == "" && pol.Spec.GetAction() != securityapi.AuthorizationPolicy_ALLOW && ruleHasHTTPOnly(pol, *a.Rule) {
+			fx.Message = fmt.Sprintf("port %d is TCP, where Istio drops the HTTP-only fields (methods, paths, hosts, request.*) of a DENY rule, so this rule denies every connection: move those fields to a policy for HTTP ports, or restrict the rule with to.operation.ports", r.Inbound.Port)
+		} else {
+			fx.Message = "this DENY rule matches the caller: narrow it (notPrincipals, notNamespaces, ports) if this caller should pass"
+		}
+		add(fx)
+		return
+	}
+	allow := keysOf(enforcedPolicies(t.m.authzPolicies(t.m.podByKey[r.Inbound.Pod]).allow))
+	target := "AuthorizationPolicy"
+	var tref *api.ObjectRef
+	if len(allow) > 0 {
+		target += " " + allow[0]
+		ns, name, _ := strings.Cut(allow[0], "/")
+		tref = ref("AuthorizationPolicy", ns, name)
+	}
+	if a.Principal != "" {
+		add(api.Fix{Object: target, Ref: tref, Field: "spec.rules[].from[].source.principals",
+			Message: fmt.Sprintf("allow the caller: add its identity %q to a rule", strings.TrimPrefix(a.Principal, "spiffe://"))})
+		return
+	}
+	// Plaintext (or non-Istio TLS): the request carries no identity.
+	switch {
+	case t.dataplane != api.DataplaneSidecar || !r.Captured:
+		add(api.Fix{Object: fmt.Sprintf("Pod %s/%s", t.src.Namespace, t.src.Name), Ref: ref("Pod", t.src.Namespace, t.src.Name), Field: "sidecar injection",
+			Message: "the caller has no sidecar, so its requests carry no identity: inject it (its requests then carry mTLS and spiffe://" + t.m.mesh.TrustDomain + "/ns/" + t.src.Namespace + "/sa/" + serviceAccount(t.src) + "), or for a Prometheus scraper mount the Istio certificates and scrape with TLS (traffic.sidecar.istio.io/includeOutboundIPRanges: \"\" and OUTPUT_CERTS)"})
+	case r.Outbound != nil && (r.Outbound.Cluster == passthroughCluster || r.Outbound.Cluster == allowAnyDynamicDNSCluster):
+		add(api.Fix{Object: "caller", Message: "call the Service name (or the pod's per-pod name) instead of the IP, so the request leaves through a service cluster with mTLS and carries the caller's identity"})
+	default:
+		add(api.Fix{Object: "caller", Message: "send Istio mTLS (remove a DestinationRule tls.mode DISABLE/SIMPLE for this host): plaintext carries no identity for principals/namespaces to match"})
+	}
+	if t.srcIP != "" {
+		add(api.Fix{Object: target, Ref: tref, Field: "spec.rules[].from[].source.ipBlocks",
+			Message: fmt.Sprintf("or allow the caller by address: add %s/32 to a rule's source.ipBlocks (weaker than an identity; pod IPs change)", t.srcIP)})
+	}
+}
+
+// authzPolicy finds a policy by NS/NAME.
+func (m *model) authzPolicy(key string) *securityv1.AuthorizationPolicy {
+	for _, p := range m.s.AuthorizationPolicies {
+		if polKey(p) == key {
+			return p
+		}
+	}
+	return nil
+}
+
+// ruleHasHTTPOnly tells whether a rule uses fields a TCP chain cannot see.
+func ruleHasHTTPOnly(p *securityv1.AuthorizationPolicy, i int) bool {
+	rules := p.Spec.GetRules()
+	if i < 0 || i >= len(rules) {
+		return false
+	}
+	r := rules[i]
+	for _, to := range r.GetTo() {
+		o := to.GetOperation()
+		if len(o.GetMethods())+len(o.GetNotMethods())+len(o.GetPaths())+len(o.GetNotPaths())+len(o.GetHosts())+len(o.GetNotHosts()) > 0 {
+			return true
+		}
+	}
+	for _, from := range r.GetFrom() {
+		if s := from.GetSource(); len(s.GetRequestPrincipals())+len(s.GetNotRequestPrincipals()) > 0 {
+			return true
+		}
+	}
+	for _, w := range r.GetWhen() {
+		if (cond{key: w.GetKey()}).httpOnly() {
+			return true
+		}
+	}
+	return false
+}
+
+func serviceAccount(p *corev1.Pod) string {
+	if p.Spec.ServiceAccountName != "" {
+		return p.Spec.ServiceAccountName
+	}
+	return "default"
 }

@@ -19,6 +19,7 @@ import (
 //	cluster.go    the Envoy cluster (or kube-proxy) and the endpoint it picks
 //	clienttls.go  what leaves toward that endpoint: mTLS, TLS or plaintext
 //	inbound.go    the DST proxy's virtualInbound filter chain
+//	authz.go      the DST proxy's RBAC filters (AuthorizationPolicy)
 //	verdict.go    where the request lands, against what was asked
 //	fixes.go      the smallest changes that would make a failure work
 
@@ -28,6 +29,7 @@ type call struct {
 	port     int32
 	traffic  api.Traffic
 	host     string // Host header (HTTP)
+	method   string // HTTP method (GET unless --method says otherwise)
 	path     string
 	headers  map[string]string
 	destPort int32 // matrix group
@@ -82,13 +84,13 @@ type stage func(*flow)
 func (t *tracer) trace(c call) api.Request {
 	r := &api.Request{Address: c.address, Port: c.port, Traffic: c.traffic, DestinationPort: c.destPort, ResolvedIPs: []string{}, Steps: []api.Step{}}
 	if c.traffic == api.TrafficHTTP {
-		r.Host = c.host
+		r.Host, r.Method = c.host, c.method
 		if c.path != "" && c.path != "/" {
 			r.Path = c.path
 		}
 	}
 	f := &flow{c: c, r: r}
-	for _, st := range []stage{t.resolveStage, t.captureStage, t.listenerStage, t.routeStage, t.clusterStage, t.clientTLSStage, t.inboundStage} {
+	for _, st := range []stage{t.resolveStage, t.captureStage, t.listenerStage, t.routeStage, t.clusterStage, t.clientTLSStage, t.inboundStage, t.authzStage} {
 		if f.stopped {
 			break
 		}

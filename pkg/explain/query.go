@@ -21,6 +21,8 @@ type Query struct {
 	Ports []string
 	// Traffic overrides what the app sends: "" or "auto" (by port protocol), "http", "tcp".
 	Traffic string
+	// Method is the HTTP method the app sends ("" = GET).
+	Method string
 }
 
 // TargetSpec is a parsed URL-form destination.

@@ -53,6 +53,10 @@ func message(r api.Reason) string {
 		return clientTLSWhy(r)
 	case api.ReasonStrictRejectsPlaintext, api.ReasonStrictRejectsNonIstioTLS, api.ReasonProtocolError, api.ReasonInboundRejected:
 		return fmt.Sprintf("%s (%s) on %s port %d: %s", r.Mode, r.Source, r.Pod, r.Port, r.Detail)
+	case api.ReasonAuthzDenied, api.ReasonAuthzNotAllowed, api.ReasonAuthzCustom:
+		return fmt.Sprintf("authorization on %s port %d: %s", r.Pod, r.Port, r.Detail)
+	case api.ReasonAuthzUnknown:
+		return fmt.Sprintf("AuthorizationPolicies of %s could not be read (%s): the answer assumes there are none", r.Pod, r.Detail)
 	case api.ReasonWrongDestination:
 		switch r.Rule {
 		case api.RuleNotAPod:

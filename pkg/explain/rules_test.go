@@ -19,7 +19,7 @@ import (
 
 func strp(s string) *string { return &s }
 
-// Cases from pkg/config/kube/conversion_test.go and ISTIO-BEHAVIOR.md §6.
+// Cases from pkg/config/kube/conversion_test.go and docs/MODEL.md#protocol-selection.
 func TestConvertProtocol(t *testing.T) {
 	cases := []struct {
 		port        int32
@@ -124,7 +124,7 @@ func pa(ns, name string, age int, sel map[string]string, mode securityapi.PeerAu
 	return p
 }
 
-// ComposePeerAuthentication cases (policy_applier_test.go, ISTIO-BEHAVIOR.md §7.1).
+// ComposePeerAuthentication cases (policy_applier_test.go, docs/MODEL.md#peerauthentication).
 func TestComposePeerAuthentication(t *testing.T) {
 	const (
 		unset  = securityapi.PeerAuthentication_MutualTLS_UNSET

@@ -101,6 +101,8 @@ func (w *world) addObject(h header, raw []byte) error {
 		return w.addNetworking(h.Kind, raw)
 	case group == "security.istio.io" && h.Kind == "PeerAuthentication" && (version == "v1" || version == "v1beta1"):
 		return decodeIstio(raw, &w.snap.PeerAuthentications)
+	case group == "security.istio.io" && h.Kind == "AuthorizationPolicy" && (version == "v1" || version == "v1beta1"):
+		return decodeIstio(raw, &w.snap.AuthorizationPolicies)
 	}
 	return nil
 }

@@ -37,8 +37,9 @@ func unreadFor(resource, ns string, err error) snapshot.Unread {
 	u := snapshot.Unread{Resource: resource, Namespace: ns}
 	switch {
 	case errors.Is(err, errNotInstalled):
-		u.Reason = "not installed"
+		u.Reason, u.Cause = "not installed", snapshot.UnreadNotInstalled
 	case apierrors.IsForbidden(err):
+		u.Cause = snapshot.UnreadForbidden
 		// "x is forbidden: User ... cannot list ..." → "forbidden: User ... cannot list ..."
 		msg := err.Error()
 		if _, after, ok := strings.Cut(msg, "is forbidden: "); ok {
@@ -46,9 +47,9 @@ func unreadFor(resource, ns string, err error) snapshot.Unread {
 		}
 		u.Reason = "forbidden: " + msg
 	case apierrors.IsNotFound(err):
-		u.Reason = "not served by the server"
+		u.Reason, u.Cause = "not served by the server", snapshot.UnreadNotInstalled
 	default:
-		u.Reason = err.Error()
+		u.Reason, u.Cause = err.Error(), snapshot.UnreadOther
 	}
 	return u
 }

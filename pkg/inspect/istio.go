@@ -173,6 +173,22 @@ func (l *liveRead) listSidecars(ctx context.Context, ns string) error {
 	return err
 }
 
+func (l *liveRead) listAuthorizationPolicies(ctx context.Context, ns string) error {
+	c := l.r.istio
+	items, err := listIstio(ctx, l, securityGroup, "authorizationpolicies", ns, []istioVersion[*securityv1.AuthorizationPolicy]{
+		served[securityv1.AuthorizationPolicy]("v1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.SecurityV1().AuthorizationPolicies(ns).List(ctx, o))
+		}),
+		served[securityv1.AuthorizationPolicy]("v1beta1", func(ctx context.Context, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return asObject(c.SecurityV1beta1().AuthorizationPolicies(ns).List(ctx, o))
+		}),
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.snap.AuthorizationPolicies = append(l.snap.AuthorizationPolicies, items...)
+	return err
+}
+
 func (l *liveRead) listPeerAuthentications(ctx context.Context, ns string) error {
 	c := l.r.istio
 	items, err := listIstio(ctx, l, securityGroup, "peerauthentications", ns, []istioVersion[*securityv1.PeerAuthentication]{

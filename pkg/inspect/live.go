@@ -59,7 +59,7 @@ type LiveOptions struct {
 
 // LiveReader reads a Snapshot from the API server. It only reads (get and
 // list; never Secrets, never writes) and its cost grows with the namespaces
-// involved, not with the cluster (DESIGN.md "Reading the cluster cheaply"):
+// involved, not with the cluster (docs/PERFORMANCE.md):
 //
 //  1. concurrently: the Pods and EndpointSlices of SRC's and DST's
 //     namespaces (SRC and DST are picked from that list: one request per
@@ -427,6 +427,7 @@ func (l *liveRead) clusterWideKinds() []kindReader {
 		{"serviceentries.networking.istio.io", l.listServiceEntries},
 		{"sidecars.networking.istio.io", l.listSidecars},
 		{"peerauthentications.security.istio.io", l.listPeerAuthentications},
+		{"authorizationpolicies.security.istio.io", l.listAuthorizationPolicies},
 	}
 }
 

@@ -87,6 +87,7 @@ func TestLiveRequests(t *testing.T) {
 		"LIST /apis/networking.istio.io/v1/serviceentries?resourceVersion=0 200",
 		"LIST /apis/networking.istio.io/v1/sidecars?resourceVersion=0 200",
 		"LIST /apis/networking.istio.io/v1/virtualservices?resourceVersion=0 200",
+		"LIST /apis/security.istio.io/v1/authorizationpolicies?resourceVersion=0 200",
 		"LIST /apis/security.istio.io/v1/peerauthentications?resourceVersion=0 200",
 	}
 	otherNS := []string{
@@ -138,7 +139,7 @@ func TestLiveForbiddenPeerAuthentications(t *testing.T) {
 		fail(&istio.Fake, "list", "peerauthentications", clusterScope, clusterWide)
 		res := mustReadLive(t, kube, istio, worldMatrix)
 		want := []snapshot.Unread{{Resource: "peerauthentications.security.istio.io",
-			Reason: `forbidden: User "jane" cannot list resource "peerauthentications" in API group "security.istio.io" at the cluster scope`}}
+			Reason: `forbidden: User "jane" cannot list resource "peerauthentications" in API group "security.istio.io" at the cluster scope`, Cause: snapshot.UnreadForbidden}}
 		if !reflect.DeepEqual(res.Snapshot.Unread, want) {
 			t.Errorf("unread = %v, want %v", res.Snapshot.Unread, want)
 		}
@@ -203,9 +204,9 @@ func TestLiveIstioVersionFallback(t *testing.T) {
 		fail(&istio.Fake, "list", "*", notFound("any"), nil)
 		res := mustReadLive(t, kube, istio, worldMatrix)
 		want := []snapshot.Unread{}
-		for _, r := range []string{"destinationrules.networking.istio.io", "peerauthentications.security.istio.io",
+		for _, r := range []string{"authorizationpolicies.security.istio.io", "destinationrules.networking.istio.io", "peerauthentications.security.istio.io",
 			"serviceentries.networking.istio.io", "sidecars.networking.istio.io", "virtualservices.networking.istio.io"} {
-			want = append(want, snapshot.Unread{Resource: r, Reason: "not installed"})
+			want = append(want, snapshot.Unread{Resource: r, Reason: "not installed", Cause: snapshot.UnreadNotInstalled})
 		}
 		if !reflect.DeepEqual(res.Snapshot.Unread, want) {
 			t.Errorf("unread = %v, want %v", res.Snapshot.Unread, want)

@@ -53,6 +53,7 @@ func normalize(s *snapshot.Snapshot) {
 	// whether the message came from JSON or from a client, which
 	// reflect.DeepEqual compares too.
 	s.PeerAuthentications = cleanIstio(s.PeerAuthentications)
+	s.AuthorizationPolicies = cleanIstio(s.AuthorizationPolicies)
 	s.DestinationRules = cleanIstio(s.DestinationRules)
 	s.VirtualServices = cleanIstio(s.VirtualServices)
 	s.Sidecars = cleanIstio(s.Sidecars)
@@ -63,6 +64,7 @@ func normalize(s *snapshot.Snapshot) {
 	s.Services = sortByKey(s.Services, valueMeta[corev1.Service])
 	s.EndpointSlices = sortByKey(s.EndpointSlices, valueMeta[discoveryv1.EndpointSlice])
 	s.PeerAuthentications = sortByKey(s.PeerAuthentications, pointerMeta[*securityv1.PeerAuthentication])
+	s.AuthorizationPolicies = sortByKey(s.AuthorizationPolicies, pointerMeta[*securityv1.AuthorizationPolicy])
 	s.DestinationRules = sortByKey(s.DestinationRules, pointerMeta[*networkingv1.DestinationRule])
 	s.VirtualServices = sortByKey(s.VirtualServices, pointerMeta[*networkingv1.VirtualService])
 	s.Sidecars = sortByKey(s.Sidecars, pointerMeta[*networkingv1.Sidecar])

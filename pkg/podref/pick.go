@@ -10,7 +10,7 @@ import (
 // Pick finds the pod ref names among pods. For a pod reference that is the
 // pod itself; for a workload it is one ready pod owned by it, found through
 // ownerReferences only, because podreach may not read Deployments,
-// StatefulSets, ... (see DESIGN.md "What it may read"). chosenFrom explains a
+// StatefulSets, ... (see the README's RBAC section). chosenFrom explains a
 // workload choice ("deploy/web: web-5d8f-abc (1 of 3 ready pods)") and is ""
 // for a pod reference.
 //

@@ -316,6 +316,24 @@ func (g *dotGraph) path(r *api.Reachability, src string, q api.Request) {
 		}
 		g.edge(prev, n, wire, false)
 		prev, wire = n, ""
+		// The RBAC filters, when they deny or hand the request to a provider.
+		if a := step(q, api.StageAuthz); a != nil && a.Reason != nil && (a.Result == api.StepFail || in.Authorization.Decision == api.AuthzCustom) {
+			label := "authorization " + a.Name
+			if p := in.Authorization.Policy; p != "" {
+				label += "\n" + p
+			}
+			color := ""
+			if a.Result == api.StepFail {
+				color = "red"
+			}
+			n := g.node(dstKey, "authz:"+pod+":"+strconv.Itoa(int(in.Port))+":"+a.Name+":"+in.Authorization.Policy, label, "", color)
+			if a.Result == api.StepFail {
+				g.edge(prev, n, symptom, true)
+				return
+			}
+			g.edge(prev, n, "", false)
+			prev = n
+		}
 	}
 	app := g.node(dstKey, "app:"+pod+":"+strconv.Itoa(int(in.Port)), fmt.Sprintf("%s\napp :%d", orDash(pod), in.Port), "box", "")
 	reach := ""

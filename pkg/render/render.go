@@ -1,5 +1,5 @@
 // Package render prints an api.Reachability: a kubectl-like table (plain or
-// wide), or the versioned JSON/YAML object of DESIGN.md §3. It only formats;
+// wide), or the versioned JSON/YAML object (docs/reachability.schema.json). It only formats;
 // every fact comes from the Report.
 package render
 

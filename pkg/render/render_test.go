@@ -15,7 +15,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// matrixReport is a hand-made report shaped like DESIGN.md §2: a headless
+// matrixReport is a hand-made report shaped like the README's example: a headless
 // StatefulSet pod behind a STRICT PeerAuthentication, dialed four ways.
 func matrixReport() *api.Reachability {
 	return &api.Reachability{
@@ -88,8 +88,8 @@ func matrixReport() *api.Reachability {
 				ReachesTarget: &api.Reaches{Kind: api.ReachesNone},
 				Steps:         failingSteps(),
 				Reasons: []api.Reason{
-					{Code: "HOST_NOT_IN_ROUTES", Message: `Host 10.1.2.3 matches no virtual host on route "8080" → allow_any → PassthroughCluster (never mTLS)`},
-					{Code: "STRICT_PLAINTEXT", Message: `web-0 is STRICT → "filter_chain_not_found" in web-0's proxy log`},
+					{Code: api.ReasonPassthrough, Rule: api.RuleNoVirtualHost, Message: `Host 10.1.2.3 matches no virtual host on route "8080" → allow_any → PassthroughCluster (never mTLS)`},
+					{Code: api.ReasonStrictRejectsPlaintext, Message: `web-0 is STRICT → "filter_chain_not_found" in web-0's proxy log`},
 				},
 				Symptom: `503 upstream connect error or disconnect/reset before headers. reset reason: connection termination`,
 				Fixes: []api.Fix{
@@ -137,8 +137,8 @@ func sidecarSteps(ips, listener, route, cluster, tls, inbound, reaches string) [
 // failingSteps: a pod-IP request through PassthroughCluster, refused by STRICT.
 func failingSteps() []api.Step {
 	src := "demo/client-5d8f7c9b4-x2x7q"
-	pass := api.Reason{Code: "HOST_NOT_IN_ROUTES", Message: `Host 10.1.2.3 matches no virtual host on route "8080" → allow_any → PassthroughCluster (never mTLS)`}
-	strict := api.Reason{Code: "STRICT_PLAINTEXT", Message: `web-0 is STRICT → "filter_chain_not_found" in web-0's proxy log`}
+	pass := api.Reason{Code: api.ReasonPassthrough, Rule: api.RuleNoVirtualHost, Message: `Host 10.1.2.3 matches no virtual host on route "8080" → allow_any → PassthroughCluster (never mTLS)`}
+	strict := api.Reason{Code: api.ReasonStrictRejectsPlaintext, Message: `web-0 is STRICT → "filter_chain_not_found" in web-0's proxy log`}
 	return []api.Step{
 		{Stage: api.StageResolve, Proxy: "dns", Name: "10.1.2.3", Result: api.StepPass},
 		{Stage: api.StageCapture, Proxy: src, Name: "captured", Result: api.StepPass},

@@ -125,6 +125,9 @@ func destinationNotes(wl api.Workload) []string {
 		}
 		notes = append(notes, pa)
 	}
+	if len(wl.AuthorizationPolicies) > 0 {
+		notes = append(notes, "AuthorizationPolicy "+strings.Join(wl.AuthorizationPolicies, ", "))
+	}
 	if wl.ChosenFrom != "" {
 		notes = append(notes, "chosen from "+wl.ChosenFrom)
 	}
@@ -379,10 +382,16 @@ func clusterCell(q api.Request) string {
 }
 
 func inboundCell(q api.Request) string {
-	if s := step(q, api.StageInbound); s != nil {
-		return s.Name
+	s := step(q, api.StageInbound)
+	if s == nil {
+		return dash
 	}
-	return dash
+	// The authorization step, when policies are in force (or unknown).
+	if a := step(q, api.StageAuthz); a != nil && q.Inbound != nil && q.Inbound.Authorization != nil &&
+		(len(q.Inbound.Authorization.Policies) > 0 || q.Inbound.Authorization.Decision != api.AuthzAllow) {
+		return s.Name + ", authz " + a.Name
+	}
+	return s.Name
 }
 
 // notes are the why:/fix: lines under a failing row.

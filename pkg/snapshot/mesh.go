@@ -15,12 +15,14 @@ type meshYAML struct {
 	InboundTrafficPolicy *struct {
 		Mode string `json:"mode"`
 	} `json:"inboundTrafficPolicy"`
-	RootNamespace                  string   `json:"rootNamespace"`
-	TrustDomain                    string   `json:"trustDomain"`
-	EnableAutoMtls                 *bool    `json:"enableAutoMtls"`
-	DefaultServiceExportTo         []string `json:"defaultServiceExportTo"`
-	DefaultVirtualServiceExportTo  []string `json:"defaultVirtualServiceExportTo"`
-	DefaultDestinationRuleExportTo []string `json:"defaultDestinationRuleExportTo"`
+	RootNamespace                  string           `json:"rootNamespace"`
+	TrustDomain                    string           `json:"trustDomain"`
+	TrustDomainAliases             []string         `json:"trustDomainAliases"`
+	ExtensionProviders             []map[string]any `json:"extensionProviders"`
+	EnableAutoMtls                 *bool            `json:"enableAutoMtls"`
+	DefaultServiceExportTo         []string         `json:"defaultServiceExportTo"`
+	DefaultVirtualServiceExportTo  []string         `json:"defaultVirtualServiceExportTo"`
+	DefaultDestinationRuleExportTo []string         `json:"defaultDestinationRuleExportTo"`
 }
 
 // ParseMeshConfig overlays the `mesh` text of the istio ConfigMap on Istio's
@@ -45,6 +47,22 @@ func ParseMeshConfig(text string) (MeshConfig, error) {
 	}
 	if y.TrustDomain != "" {
 		m.TrustDomain = y.TrustDomain
+	}
+	m.TrustDomainAliases = y.TrustDomainAliases
+	for _, p := range y.ExtensionProviders {
+		name, _ := p["name"].(string)
+		if name == "" {
+			continue
+		}
+		if m.ExtensionProviders == nil {
+			m.ExtensionProviders = map[string]string{}
+		}
+		m.ExtensionProviders[name] = ""
+		for k := range p {
+			if k != "name" {
+				m.ExtensionProviders[name] = k // envoyExtAuthzHttp, envoyExtAuthzGrpc, ...
+			}
+		}
 	}
 	if y.EnableAutoMtls != nil {
 		m.EnableAutoMtls = *y.EnableAutoMtls

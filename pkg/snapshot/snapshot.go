@@ -23,11 +23,12 @@ type Snapshot struct {
 	// Mesh is the parsed `mesh` key of the istio ConfigMap (defaults when absent).
 	Mesh MeshConfig
 
-	PeerAuthentications []*securityv1.PeerAuthentication
-	DestinationRules    []*networkingv1.DestinationRule
-	VirtualServices     []*networkingv1.VirtualService
-	Sidecars            []*networkingv1.Sidecar
-	ServiceEntries      []*networkingv1.ServiceEntry
+	PeerAuthentications   []*securityv1.PeerAuthentication
+	AuthorizationPolicies []*securityv1.AuthorizationPolicy
+	DestinationRules      []*networkingv1.DestinationRule
+	VirtualServices       []*networkingv1.VirtualService
+	Sidecars              []*networkingv1.Sidecar
+	ServiceEntries        []*networkingv1.ServiceEntry
 
 	// Unread lists what could not be read and why (forbidden, CRD absent, ...).
 	// explain turns each into a warning in the report.
@@ -42,7 +43,18 @@ type Unread struct {
 	Resource  string `json:"resource"`            // e.g. "peerauthentications.security.istio.io"
 	Namespace string `json:"namespace,omitempty"` // "" = cluster-wide
 	Reason    string `json:"reason"`              // e.g. "forbidden", "not installed"
+	// Cause classifies Reason.
+	Cause UnreadCause `json:"cause,omitempty"`
 }
+
+// UnreadCause classifies why a read failed.
+type UnreadCause string
+
+const (
+	UnreadForbidden    UnreadCause = "forbidden"     // RBAC refused it (a cluster-wide list is retried per namespace)
+	UnreadNotInstalled UnreadCause = "not-installed" // the kind (CRD) does not exist: there are none
+	UnreadOther        UnreadCause = "other"         // any other failure
+)
 
 // MeshConfig is the subset of Istio's MeshConfig (istio.io/api mesh/v1alpha1
 // config.proto) that changes the data path. Zero values are not defaults:
@@ -56,7 +68,13 @@ type MeshConfig struct {
 	OutboundTrafficPolicy string `json:"outboundTrafficPolicy"` // ALLOW_ANY | REGISTRY_ONLY | ALLOW_ANY_DYNAMIC_DNS
 	RootNamespace         string `json:"rootNamespace"`
 	TrustDomain           string `json:"trustDomain"`
-	EnableAutoMtls        bool   `json:"enableAutoMtls"`
+	// TrustDomainAliases are meshConfig.trustDomainAliases: identities of
+	// these trust domains count as the mesh's own in AuthorizationPolicies.
+	TrustDomainAliases []string `json:"trustDomainAliases,omitempty"`
+	// ExtensionProviders are meshConfig.extensionProviders by name (the
+	// CUSTOM authorization providers), with their kind.
+	ExtensionProviders map[string]string `json:"extensionProviders,omitempty"`
+	EnableAutoMtls     bool              `json:"enableAutoMtls"`
 	// InboundTrafficPolicy: PASSTHROUGH | LOCALHOST
 	InboundTrafficPolicy string `json:"inboundTrafficPolicy,omitempty"`
 

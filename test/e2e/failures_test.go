@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -104,7 +105,7 @@ func TestFailures(t *testing.T) {
 		// kind not read.
 		r := podreach(t, "--kubeconfig", c.Kubeconfig(noIstioUser), failSrc, failDst, "-o", "json")
 		var lines []string
-		for _, kind := range []string{"destinationrules.networking.istio.io", "peerauthentications.security.istio.io",
+		for _, kind := range []string{"authorizationpolicies.security.istio.io", "destinationrules.networking.istio.io", "peerauthentications.security.istio.io",
 			"serviceentries.networking.istio.io", "sidecars.networking.istio.io", "virtualservices.networking.istio.io"} {
 			lines = append(lines, "Warning: could not read "+kind+" in namespace ")
 		}
@@ -116,6 +117,33 @@ func TestFailures(t *testing.T) {
 		}
 		if !strings.Contains(r.stderr, `(forbidden: User "`+noIstioUser+`" cannot list resource "peerauthentications" in API group "security.istio.io" in the namespace "demo"): the answer assumes there are none`) {
 			t.Errorf("the PeerAuthentication warning does not say who was refused what\n%s", r)
+		}
+		// Authorization that could not be read is unknown, never "allow".
+		var rep struct {
+			Requests []struct {
+				Inbound *struct {
+					Accepted      bool `json:"accepted"`
+					Captured      bool `json:"captured"`
+					Authorization *struct {
+						Decision string `json:"decision"`
+					} `json:"authorization"`
+				} `json:"inbound"`
+			} `json:"requests"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("stdout is not JSON: %v", err)
+		}
+		judged := 0
+		for _, q := range rep.Requests {
+			if in := q.Inbound; in != nil && in.Accepted && in.Captured {
+				judged++
+				if in.Authorization == nil || in.Authorization.Decision != "unknown" {
+					t.Errorf("authorization = %+v, want decision unknown when AuthorizationPolicies are forbidden", in.Authorization)
+				}
+			}
+		}
+		if judged == 0 {
+			t.Errorf("no request reached a destination sidecar: nothing checked\n%s", r)
 		}
 	})
 
@@ -247,15 +275,15 @@ func TestNoIstioCRDs(t *testing.T) {
 	if want.code != 1 {
 		t.Errorf("the -f run (with Istio objects) exits %d, want 1", want.code)
 	}
-	for _, kind := range []string{"destinationrules.networking.istio.io", "peerauthentications.security.istio.io",
+	for _, kind := range []string{"authorizationpolicies.security.istio.io", "destinationrules.networking.istio.io", "peerauthentications.security.istio.io",
 		"serviceentries.networking.istio.io", "sidecars.networking.istio.io", "virtualservices.networking.istio.io"} {
 		l := fmt.Sprintf("Warning: could not read %s cluster-wide (not installed): the answer assumes there are none", kind)
 		if !strings.Contains(r.stderr, l) {
 			t.Errorf("stderr lacks %q\n%s", l, r)
 		}
 	}
-	if n := len(warnings(r.stderr)); n != 5 {
-		t.Errorf("%d warnings, want one per Istio kind (5)\n%s", n, r)
+	if n := len(warnings(r.stderr)); n != 6 {
+		t.Errorf("%d warnings, want one per Istio kind (6)\n%s", n, r)
 	}
 }
 

@@ -6,9 +6,10 @@ package v1alpha1
 type ReasonCode string
 
 const (
-	// ReasonDNSNXDomain (stage resolve, fail): the name does not resolve in
-	// cluster DNS from the source's namespace (search path, ndots), or the
-	// dynamic forward proxy cannot resolve the Host. Field: Host.
+	// ReasonDNSNXDomain (stage resolve, fail; rule cluster-dns): the name
+	// does not resolve in cluster DNS from the source's namespace (search
+	// path, ndots). (stage cluster, fail; rule dynamic-forward-proxy): the
+	// dynamic forward proxy cannot resolve the Host. Fields: Host, Detail.
 	ReasonDNSNXDomain ReasonCode = "DNS_NXDOMAIN"
 	// ReasonNoVirtualHost (stage route, fail): the Host header matches no
 	// virtual host of the HTTP route configuration (Envoy 404 NR).
@@ -22,11 +23,13 @@ const (
 	ReasonDirectResponse ReasonCode = "DIRECT_RESPONSE"
 	// ReasonRegistryOnlyBlocked (stage route or cluster, fail): outbound
 	// traffic policy REGISTRY_ONLY and no registered service for the Host
-	// (block_all answers 502) or the IP:port (BlackHoleCluster).
-	// Fields: Host, RouteConfig (HTTP), Cluster.
+	// (stage route: block_all answers 502; fields Host, RouteConfig, Status)
+	// or the IP:port (stage cluster: BlackHoleCluster; Cluster, and Rule
+	// no-listener or passthrough-chain as for PASSTHROUGH).
 	ReasonRegistryOnlyBlocked ReasonCode = "REGISTRY_ONLY_BLOCKED"
-	// ReasonUnknownDestination (stage route, fail): a route sends to a host
-	// this proxy has no cluster for (Envoy 503 NC). Fields: Cluster, Object (the VirtualService, TCP).
+	// ReasonUnknownDestination (stage cluster, fail): the route sends to a
+	// host this proxy has no cluster for (Envoy 503 NC; tcp_proxy closes).
+	// Fields: Cluster, Host, Route and Object (the VirtualService, TCP).
 	ReasonUnknownDestination ReasonCode = "UNKNOWN_DESTINATION"
 	// ReasonVirtualServiceTCP (stage route, pass): a VirtualService tcp route
 	// picks the cluster. Fields: Object (the VirtualService), Cluster.

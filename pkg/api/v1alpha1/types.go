@@ -57,6 +57,8 @@ type Workload struct {
 	PeerAuthentication string `json:"peerAuthentication,omitempty"`
 	// PeerAuthenticationRef is the policy that decides the workload's mode (DST only; none: PERMISSIVE by default).
 	PeerAuthenticationRef *ObjectRef `json:"peerAuthenticationRef,omitempty"`
+	// AuthorizationPolicies are NS/NAME of the policies in force on the workload (DST only, sidecar).
+	AuthorizationPolicies []string `json:"authorizationPolicies,omitempty"`
 	// Sidecar names the Sidecar resource scoping this proxy (SRC only), NS/NAME.
 	Sidecar string `json:"sidecar,omitempty"`
 	// OutboundTrafficPolicy in force for this proxy (SRC only).
@@ -96,6 +98,8 @@ type Request struct {
 	Port    int32  `json:"port"`
 	Host    string `json:"host"`           // Host header sent (HTTP); "" for TCP
 	Path    string `json:"path,omitempty"` // HTTP path (URL form)
+	// Method is the HTTP method the app sends (HTTP only; GET unless --method).
+	Method string `json:"method,omitempty"`
 	// Protocol is Istio's protocol for that port on the path taken.
 	Protocol Protocol `json:"protocol"`
 	// Traffic is what the app sends.

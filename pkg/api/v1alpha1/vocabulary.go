@@ -112,6 +112,9 @@ const (
 	TrafficTCP  Traffic = "tcp"
 )
 
+// Traffics lists every Traffic value.
+var Traffics = []Traffic{TrafficHTTP, TrafficTCP}
+
 // AddressForm classifies the address the application dials.
 type AddressForm string
 
@@ -233,3 +236,6 @@ const (
 	StepPass StepResult = "pass" // goes on to the next stage
 	StepFail StepResult = "fail" // stops here: the request fails at this stage
 )
+
+// StepResults lists every StepResult value.
+var StepResults = []StepResult{StepPass, StepFail}

@@ -422,6 +422,11 @@ func (in *Workload) DeepCopyInto(out *Workload) {
 		*out = new(ObjectRef)
 		**out = **in
 	}
+	if in.AuthorizationPolicies != nil {
+		in, out := &in.AuthorizationPolicies, &out.AuthorizationPolicies
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	return
 }
 
