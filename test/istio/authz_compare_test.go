@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -31,8 +30,8 @@ func init() {
 // destination, its workload identity
 // (spiffe://TRUST_DOMAIN/ns/NS/sa/SA, the mesh config's trust domain); the
 // destination pod address and target port; for HTTP the Host the app sends
-// as :authority, the path, the method (--method, else GET) and the -H
-// headers of the query.
+// as :authority, the path, the method (the report's, else --method, else
+// GET) and the -H headers of the query.
 func authzInput(w *world, rep *api.Reachability, r api.Request, query []string, tls, sni string, chain authzChain, dstIP string) *rbacRequest {
 	req := &rbacRequest{
 		HTTP:     chain.HTTP,
@@ -59,8 +58,8 @@ func authzInput(w *world, rep *api.Reachability, r api.Request, query []string, 
 	}
 	if req.HTTP {
 		method, headers := queryRequest(query)
-		if m := reportMethod(r); m != "" {
-			method = m
+		if r.Method != "" {
+			method = strings.ToUpper(r.Method)
 		}
 		for k, v := range headers {
 			req.Headers[k] = v
@@ -107,15 +106,6 @@ func queryRequest(args []string) (method string, headers map[string]string) {
 		}
 	}
 	return method, headers
-}
-
-// reportMethod is the request's method when the report carries one
-// (issue 11 adds --method; the field may come as request.method).
-func reportMethod(r api.Request) string {
-	if f := reflect.ValueOf(r).FieldByName("Method"); f.IsValid() && f.Kind() == reflect.String {
-		return strings.ToUpper(f.String())
-	}
-	return ""
 }
 
 // compareAuthz adds the authorization fields that differ between our

@@ -3,6 +3,7 @@ package istiodiff
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	rbacpb "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	extauthzhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	jwtauthn "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	rbachttp "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	extauthztcp "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/ext_authz/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -50,14 +52,29 @@ type authzChain struct {
 	HTTP    bool
 	HCM     *hcm.HttpConnectionManager
 	Filters []authzFilter
+	// Names are all the chain's network and HTTP filters: only these can
+	// write the dynamic metadata RBAC metadata matchers read.
+	Names map[string]bool
+	// JWT is where the jwt_authn filter (a RequestAuthentication) looks
+	// for tokens; nil without the filter.
+	JWT *tokenLocations
+}
+
+// tokenLocations are the places a jwt_authn filter reads tokens from
+// (Envoy's default, when a provider names none: the Authorization header
+// and the access_token query parameter).
+type tokenLocations struct {
+	Headers, Params []string
+	Cookies         bool
 }
 
 // authzOf reads the RBAC and ext_authz filters of an inbound filter chain:
 // network filters first (TCP chains), then the HCM's HTTP filters.
 func authzOf(fc *listener.FilterChain) (authzChain, error) {
-	var out authzChain
+	out := authzChain{Names: map[string]bool{}}
 	for _, f := range fc.GetFilters() {
 		var err error
+		out.Names[f.GetName()] = true
 		switch f.GetName() {
 		case wellknown.RoleBasedAccessControl:
 			err = out.addRBAC(f.GetName(), f.GetTypedConfig(), &rbactcp.RBAC{})
@@ -73,7 +90,13 @@ func authzOf(fc *listener.FilterChain) (authzChain, error) {
 				break
 			}
 			for _, hf := range out.HCM.GetHttpFilters() {
+				out.Names[hf.GetName()] = true
 				switch hf.GetName() {
+				case jwtFilter:
+					c := &jwtauthn.JwtAuthentication{}
+					if err = hf.GetTypedConfig().UnmarshalTo(c); err == nil {
+						out.JWT = jwtLocations(c)
+					}
 				case wellknown.HTTPRoleBasedAccessControl:
 					err = out.addRBAC(hf.GetName(), hf.GetTypedConfig(), &rbachttp.RBAC{})
 				case wellknown.HTTPExternalAuthorization:
@@ -97,6 +120,48 @@ func authzOf(fc *listener.FilterChain) (authzChain, error) {
 		}
 	}
 	return out, nil
+}
+
+const jwtFilter = "envoy.filters.http.jwt_authn"
+
+func jwtLocations(c *jwtauthn.JwtAuthentication) *tokenLocations {
+	l := &tokenLocations{}
+	for _, p := range c.GetProviders() {
+		if len(p.GetFromHeaders()) == 0 && len(p.GetFromParams()) == 0 && len(p.GetFromCookies()) == 0 {
+			l.Headers, l.Params = append(l.Headers, "authorization"), append(l.Params, "access_token")
+		}
+		for _, h := range p.GetFromHeaders() {
+			l.Headers = append(l.Headers, strings.ToLower(h.GetName()))
+		}
+		l.Params = append(l.Params, p.GetFromParams()...)
+		l.Cookies = l.Cookies || len(p.GetFromCookies()) > 0
+	}
+	return l
+}
+
+// carries reports whether the request may carry a token where the
+// jwt_authn filter looks: then what the token says decides (maybe);
+// without one the filter writes no payload and its metadata is absent.
+func (l *tokenLocations) carries(req *rbacRequest) bool {
+	for _, h := range l.Headers {
+		if _, ok := req.Headers[h]; ok {
+			return true
+		}
+	}
+	if l.Cookies {
+		if _, ok := req.Headers["cookie"]; ok {
+			return true
+		}
+	}
+	if _, q, ok := strings.Cut(req.Headers[":path"], "?"); ok {
+		vals, _ := url.ParseQuery(q)
+		for _, p := range l.Params {
+			if vals.Has(p) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // rbacConfig is what the HTTP and network RBAC filter configs share.
@@ -162,6 +227,18 @@ type istioAuthz struct {
 // decides whatever the provider answers, so it wins over custom.
 func (c authzChain) decide(req *rbacRequest) (istioAuthz, error) {
 	req.Metadata = map[string]map[string]string{}
+	// Metadata the model cannot know: what the JWT filter extracts from a
+	// token the request carries, and what any other filter of the chain
+	// might write (experimental.envoy.filters.*).
+	req.Opaque = map[string]bool{}
+	for n := range c.Names {
+		if !rbacFilters[n] && n != jwtFilter {
+			req.Opaque[n] = true
+		}
+	}
+	if c.JWT != nil && c.JWT.carries(req) {
+		req.Opaque[jwtFilter] = true
+	}
 	uncertain := map[string]bool{}
 	var pending *istioAuthz // custom: a provider or unknowable data decides
 	var allowedBy []string

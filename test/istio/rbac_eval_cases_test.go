@@ -92,8 +92,8 @@ func TestCIDR(t *testing.T) {
 	}
 }
 
-// A rule reading JWT metadata is maybe; and/or/not decide without it when
-// another part already does.
+// A rule reading JWT metadata of a request that carries a token is maybe;
+// and/or/not decide without it when another part already does.
 func TestThreeValued(t *testing.T) {
 	jwt := &rbacpb.Principal{Identifier: &rbacpb.Principal_Metadata{Metadata: &matcherpb.MetadataMatcher{
 		Filter: "envoy.filters.http.jwt_authn", Path: []*matcherpb.MetadataMatcher_PathSegment{{Segment: &matcherpb.MetadataMatcher_PathSegment_Key{Key: "payload"}}},
@@ -110,7 +110,8 @@ func TestThreeValued(t *testing.T) {
 	not := func(p *rbacpb.Principal) *rbacpb.Principal {
 		return &rbacpb.Principal{Identifier: &rbacpb.Principal_NotId{NotId: p}}
 	}
-	req := &rbacRequest{HTTP: true, SourceIP: net.ParseIP("10.0.0.1")}
+	req := &rbacRequest{HTTP: true, SourceIP: net.ParseIP("10.0.0.1"), Opaque: map[string]bool{"envoy.filters.http.jwt_authn": true}}
+	noToken := &rbacRequest{HTTP: true, SourceIP: net.ParseIP("10.0.0.1")}
 	for _, c := range []struct {
 		name string
 		p    *rbacpb.Principal
@@ -126,6 +127,13 @@ func TestThreeValued(t *testing.T) {
 		got, err := req.principal(c.p)
 		if err != nil || got != c.want {
 			t.Errorf("%s: got %v %v, want %v", c.name, got, err, c.want)
+		}
+	}
+	// Without a token (or without the JWT filter) there is no payload:
+	// the matcher is false, its negation true.
+	for p, want := range map[*rbacpb.Principal]tri{jwt: no, not(jwt): yes} {
+		if got, err := noToken.principal(p); err != nil || got != want {
+			t.Errorf("no token: got %v %v, want %v", got, err, want)
 		}
 	}
 }

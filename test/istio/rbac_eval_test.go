@@ -106,6 +106,10 @@ type rbacRequest struct {
 	// Metadata is the dynamic metadata earlier filters wrote, by filter
 	// name then key (RBAC filters' shadow results, read by ext_authz).
 	Metadata map[string]map[string]string
+	// Opaque names the filters whose metadata the request may carry but
+	// the model cannot know (a JWT payload); any other filter's metadata
+	// is absent.
+	Opaque map[string]bool
 }
 
 // errUnsupported marks a matcher the evaluator does not implement; the
@@ -352,32 +356,38 @@ func uriTemplateRegex(tmpl string) (*regexp.Regexp, error) {
 }
 
 // metadata is a MetadataMatcher on dynamic metadata. The RBAC filters'
-// own results (read by ext_authz's filter_enabled_metadata) are known;
-// anything else (envoy.filters.http.jwt_authn for request.auth.*, other
-// filters' experimental.envoy.filters.*) depends on the request's token or
-// on filters outside the model: maybe.
+// own results (read by ext_authz's filter_enabled_metadata) are known; a
+// filter the request may have given metadata the model cannot see (the
+// JWT filter with a token to read: request.auth.*) is maybe; any other
+// filter wrote nothing, and a missing value does not match (Envoy's
+// MetadataMatcher), invert aside.
 func (r *rbacRequest) metadata(m *matcherpb.MetadataMatcher) tri {
-	if len(m.GetPath()) != 1 || !rbacFilters[m.GetFilter()] {
+	if r.Opaque[m.GetFilter()] {
 		return maybe
 	}
-	keys := r.Metadata[m.GetFilter()]
-	v, present := keys[m.GetPath()[0].GetKey()]
+	var v string
+	present := false
+	if len(m.GetPath()) == 1 && rbacFilters[m.GetFilter()] {
+		v, present = r.Metadata[m.GetFilter()][m.GetPath()[0].GetKey()]
+	}
 	var out tri
 	switch mp := m.GetValue().GetMatchPattern().(type) {
 	case *matcherpb.ValueMatcher_PresentMatch:
 		out = triOf(present == mp.PresentMatch)
-	case *matcherpb.ValueMatcher_StringMatch:
+	default:
 		if !present {
 			out = no
 			break
 		}
-		s, err := stringMatch(mp.StringMatch, v)
+		sm := m.GetValue().GetStringMatch()
+		if sm == nil {
+			return maybe
+		}
+		s, err := stringMatch(sm, v)
 		if err != nil {
 			return maybe
 		}
 		out = s
-	default:
-		return maybe
 	}
 	if m.GetInvert() {
 		out = out.not()
