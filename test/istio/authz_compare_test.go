@@ -66,10 +66,11 @@ func authzInput(w *world, rep *api.Reachability, r api.Request, query []string, 
 		}
 		req.Headers[":authority"] = r.Host
 		req.Headers[":method"] = method
-		req.Headers[":path"] = r.Path
-		if r.Path == "" {
-			req.Headers[":path"] = "/"
+		path := r.Path
+		if path == "" {
+			path = "/"
 		}
+		req.Headers[":path"] = normalizePath(chain.HCM, path)
 	}
 	req.RemoteIP = remoteIP(chain.HCM, req.SourceIP, req.Headers["x-forwarded-for"])
 	return req

@@ -354,6 +354,85 @@ func parsePolicyName(name string) (policy string, rule int, provider string, ok 
 	return m[2] + "/" + m[3], rule, m[1], true
 }
 
+// normalizePath is what Envoy's HCM makes of :path before any filter
+// sees it, as istiod configures it (listener_builder.go, mesh
+// pathNormalization: BASE by default): escaped slashes %2F/%5C decoded
+// when path_with_escaped_slashes_action says so; normalize_path (RFC 3986
+// normalization: percent-encoded unreserved characters decoded,
+// backslashes to slashes, "." and ".." segments removed); merge_slashes.
+// The query string is left alone.
+func normalizePath(h *hcm.HttpConnectionManager, p string) string {
+	if h == nil {
+		return p
+	}
+	path, query, hasQuery := strings.Cut(p, "?")
+	switch h.GetPathWithEscapedSlashesAction() {
+	case hcm.HttpConnectionManager_UNESCAPE_AND_FORWARD, hcm.HttpConnectionManager_UNESCAPE_AND_REDIRECT:
+		path = strings.NewReplacer("%2F", "/", "%2f", "/", "%5C", `\`, "%5c", `\`).Replace(path)
+	}
+	if h.GetNormalizePath().GetValue() {
+		path = decodeUnreserved(strings.ReplaceAll(path, `\`, "/"))
+		path = removeDotSegments(path)
+	}
+	if h.GetMergeSlashes() {
+		for strings.Contains(path, "//") {
+			path = strings.ReplaceAll(path, "//", "/")
+		}
+	}
+	if hasQuery {
+		return path + "?" + query
+	}
+	return path
+}
+
+// decodeUnreserved decodes %XX escapes of RFC 3986 unreserved characters.
+func decodeUnreserved(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' && i+2 < len(p) {
+			if v, err := strconv.ParseUint(p[i+1:i+3], 16, 8); err == nil {
+				c := byte(v)
+				if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
+					b.WriteByte(c)
+					i += 2
+					continue
+				}
+			}
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
+
+// removeDotSegments is RFC 3986 section 5.2.4.
+func removeDotSegments(p string) string {
+	var out []string
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch s {
+		case ".":
+			if last {
+				out = append(out, "")
+			}
+		case "..":
+			if len(out) > 1 {
+				out = out[:len(out)-1]
+			}
+			if last {
+				out = append(out, "")
+			}
+		default:
+			out = append(out, s)
+		}
+	}
+	r := strings.Join(out, "/")
+	if !strings.HasPrefix(r, "/") {
+		r = "/" + r
+	}
+	return r
+}
+
 // remoteIP is the downstream address Envoy's HCM computes (remote_ip): the
 // peer itself with use_remote_address, else the X-Forwarded-For entry
 // xff_num_trusted_hops from the right, when there is one.

@@ -7,6 +7,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	rbacpb "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	routepb "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherpb "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -174,6 +175,28 @@ func TestParsePolicyName(t *testing.T) {
 		p, rule, prov, ok := parsePolicyName(c.in)
 		if !ok || p != c.policy || rule != c.rule || prov != c.provider {
 			t.Errorf("%s: got %s %d %s %v", c.in, p, rule, prov, ok)
+		}
+	}
+}
+
+func TestNormalizePath(t *testing.T) {
+	base := &hcm.HttpConnectionManager{NormalizePath: wrapperspb.Bool(true)}
+	merge := &hcm.HttpConnectionManager{NormalizePath: wrapperspb.Bool(true), MergeSlashes: true}
+	for _, c := range []struct {
+		h        *hcm.HttpConnectionManager
+		in, want string
+	}{
+		{base, "/store//cart", "/store//cart"}, // BASE keeps double slashes
+		{merge, "/store//cart", "/store/cart"},
+		{base, "/a/./b/../c", "/a/c"},
+		{base, "/a/b/..", "/a/"},
+		{base, "/../a", "/a"},
+		{base, "/%61dmin?x=%2e", "/admin?x=%2e"}, // unreserved escapes decoded, query untouched
+		{base, "/a%2Fb", "/a%2Fb"},
+		{nil, "/a/../b", "/a/../b"},
+	} {
+		if got := normalizePath(c.h, c.in); got != c.want {
+			t.Errorf("%s: got %s, want %s", c.in, got, c.want)
 		}
 	}
 }
