@@ -70,10 +70,14 @@ func TestGRPCCrossCheck(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts gRPC servers")
 	}
+	// The oracle's own worlds and the differential suite's authorization
+	// worlds.
 	files, err := filepath.Glob("testdata/authz-*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no testdata/authz-*.yaml: %v", err)
 	}
+	more, _ := filepath.Glob("worlds/authz-*.yaml")
+	files = append(files, more...)
 	var groups []*crossGroup
 	for _, f := range files {
 		w, err := loadWorld(f)
@@ -228,6 +232,7 @@ func crossGroups(t *testing.T, w *world) []*crossGroup {
 	}
 
 	var groups []*crossGroup
+	done := map[string]bool{} // the same engine on another pod's same port judges the same requests
 	for _, key := range sidecars {
 		sc, err := is.sidecarFor(key)
 		if err != nil {
@@ -238,7 +243,6 @@ func crossGroups(t *testing.T, w *world) []*crossGroup {
 			if l.GetName() != "virtualInbound" {
 				continue
 			}
-			done := map[string]bool{}
 			for _, fc := range l.GetFilterChains() {
 				port := fc.GetFilterChainMatch().GetDestinationPort().GetValue()
 				if port == 0 {
