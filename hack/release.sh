@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Offline release build: what `goreleaser release --snapshot` (see
-# .goreleaser.yaml) plus krew-release-bot produce, with nothing but Go, tar,
-# gzip and zip (or python3). Writes into dist/ (git-ignored):
+# Offline release build: `goreleaser release --snapshot --clean` with
+# .goreleaser.yaml (the one build of the release archives), then what
+# krew-release-bot does for a tag: plugins/krew.yaml rendered with the real
+# URIs and sha256s. Nothing is published and nothing but the Go module proxy
+# is contacted. Writes into dist/ (git-ignored):
 #
 #   kubectl-podreach_<version>_<os>_<arch>.tar.gz   linux/darwin × amd64/arm64
 #   kubectl-podreach_<version>_windows_amd64.zip
@@ -13,15 +15,26 @@
 # kubectl_complete-podreach completion helper. Archives are reproducible: the
 # same commit and version give the same sha256s.
 #
+# GoReleaser ${GORELEASER_VERSION} is built once from the Go module proxy into
+# ${PODREACH_CACHE:-~/.cache/podreach}/goreleaser-<version>/ (about 10 minutes
+# on 2 cores cold; later runs reuse it), or $GORELEASER names a binary to use.
+# `goreleaser check` runs before the build.
+#
 # Usage: hack/release.sh [VERSION]
 #   VERSION defaults to $VERSION, else `git describe --tags --exact-match`,
 #   else v0.0.0-snapshot.g<short commit> (a valid semver, as Krew requires).
-#   PLATFORMS="linux/amd64 ..." restricts the build (the manifest then lists
-#   only those platforms' sums, so it is not for publishing).
+#   PLATFORMS=os/arch builds that one platform only (GoReleaser's
+#   --single-target; the manifest then lists only its sum, so it is not for
+#   publishing).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:${PATH}"
+
+# v2.17.0 and later need go.digitalxero.dev/go-msix, which the module proxy
+# does not serve (403); v2.18.2 also needs Go >= 1.27.1.
+goreleaser_version="${GORELEASER_VERSION:-v2.16.0}"
+cache="${PODREACH_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/podreach}"
 
 version="${1:-${VERSION:-}}"
 if [[ -z "${version}" ]]; then
@@ -35,60 +48,54 @@ if ! [[ "${version}" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]]; then
   exit 2
 fi
 
-platforms="${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64}"
-project=kubectl-podreach
+all_platforms="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64"
+single=()
+if [[ -n "${PLATFORMS:-}" && "${PLATFORMS}" != "${all_platforms}" ]]; then
+  if [[ "${PLATFORMS}" != */* || "${PLATFORMS}" == *" "* ]]; then
+    echo "error: PLATFORMS is one os/arch (GoReleaser's --single-target) or all of: ${all_platforms}" >&2
+    exit 2
+  fi
+  export GOOS="${PLATFORMS%/*}" GOARCH="${PLATFORMS#*/}"
+  single=(--single-target)
+fi
+
 dist=dist
 repo_url=https://github.com/podreach/kubectl-podreach
-
-# Reproducible archives: fixed mtime (the commit's), owner and order.
-mtime="$(git log -1 --format=%cI 2>/dev/null || echo 2024-01-01T00:00:00Z)"
-export SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null || echo 1704067200)"
-
-rm -rf "${dist}"
-mkdir -p "${dist}"
 start=$SECONDS
 
-for p in ${platforms}; do
-  os="${p%/*}" arch="${p#*/}"
-  name="${project}_${version}_${os}_${arch}"
-  stage="${dist}/${name}"
-  mkdir -p "${stage}"
-  bin="${project}"
-  [[ "${os}" == windows ]] && bin="${project}.exe"
-  CGO_ENABLED=0 GOOS="${os}" GOARCH="${arch}" GOFLAGS=-mod=readonly \
-    go build -trimpath -ldflags "-s -w -X main.version=${version}" \
-    -o "${stage}/${bin}" ./cmd/kubectl-podreach
-  cp LICENSE README.md "${stage}/"
-  if [[ "${os}" != windows ]]; then
-    cp plugins/kubectl_complete-podreach "${stage}/"
+# --- GoReleaser ----------------------------------------------------------------
+goreleaser="${GORELEASER:-}"
+if [[ -z "${goreleaser}" ]]; then
+  dir="${cache}/goreleaser-${goreleaser_version}"
+  goreleaser="${dir}/goreleaser"
+  if [[ ! -x "${goreleaser}" ]]; then
+    echo "building goreleaser ${goreleaser_version} from the Go module proxy into ${dir} (once; ~10 min cold)"
+    rm -rf "${dir}.tmp" && mkdir -p "${dir}.tmp"
+    # Its own go.mod and go.sum decide its dependencies; the host's GOFLAGS
+    # (-mod=readonly) and GOOS/GOARCH (PLATFORMS) are not for this build.
+    GOFLAGS= GOOS= GOARCH= GOBIN="${dir}.tmp" go install -trimpath -ldflags "-s -w" \
+      "github.com/goreleaser/goreleaser/v2@${goreleaser_version}"
+    rm -rf "${dir}" && mv "${dir}.tmp" "${dir}"
   fi
-  chmod 0755 "${stage}/${bin}"
-  touch -d "${mtime}" "${stage}"/*
-  if [[ "${os}" == windows ]]; then
-    archive="${name}.zip"
-    if command -v zip >/dev/null 2>&1; then
-      (cd "${stage}" && TZ=UTC zip -q -X -r "../${archive}" $(ls | LC_ALL=C sort))
-    else
-      (cd "${stage}" && python3 - "../${archive}" <<'PY'
-import os, sys, zipfile
-with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    for f in sorted(os.listdir(".")):
-        z.write(f)
-PY
-      )
-    fi
-  else
-    archive="${name}.tar.gz"
-    tar -C "${stage}" --sort=name --owner=0 --group=0 --numeric-owner \
-      --mtime="${mtime}" -cf - $(cd "${stage}" && ls | LC_ALL=C sort) | gzip -n -9 >"${dist}/${archive}"
-  fi
-  rm -rf "${stage}"
-  echo "built ${dist}/${archive}"
-done
+fi
 
-(cd "${dist}" && sha256sum -- *.tar.gz *.zip 2>/dev/null >checksums.txt) || true
+# GoReleaser reads the remote URL (git ls-remote --get-url) and, in snapshot
+# mode, replaces all git information by "none" when there is no remote (a
+# local clone without origin). Name the project's URL for this process only:
+# ls-remote --get-url only prints it, nothing is contacted.
+if ! git ls-remote --get-url >/dev/null 2>&1; then
+  n="${GIT_CONFIG_COUNT:-0}"
+  export "GIT_CONFIG_KEY_${n}=remote.origin.url" "GIT_CONFIG_VALUE_${n}=${repo_url}.git"
+  export GIT_CONFIG_COUNT=$((n + 1))
+fi
+
+"${goreleaser}" check
+# .goreleaser.yaml's snapshot version_template takes PODREACH_VERSION.
+PODREACH_VERSION="${version}" "${goreleaser}" release --snapshot --clean "${single[@]}"
+
+# --- Krew manifest -----------------------------------------------------------------
 if [[ ! -s "${dist}/checksums.txt" ]]; then
-  echo "error: no archives built" >&2
+  echo "error: goreleaser wrote no ${dist}/checksums.txt" >&2
   exit 1
 fi
 
@@ -128,7 +135,11 @@ if grep -n '{{\|REPLACE' "${dist}/podreach.yaml" >&2; then
   echo "error: unrendered template text left in ${dist}/podreach.yaml" >&2
   exit 1
 fi
+for a in $(awk '{print $2}' "${dist}/checksums.txt"); do
+  grep -qF "/${a}" "${dist}/podreach.yaml" || { echo "error: ${a} is not in ${dist}/podreach.yaml" >&2; exit 1; }
+done
 
+echo "archives: $(awk '{print $2}' "${dist}/checksums.txt" | tr '\n' ' ')"
 echo "checksums: ${dist}/checksums.txt"
 echo "krew manifest: ${dist}/podreach.yaml (version ${version}, URIs under ${repo_url}/releases/download/${version}/)"
 echo "release build took $((SECONDS - start))s"

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Krew installation test: build the release (hack/release.sh), validate the
-# rendered manifest with Krew's own validator, install the plugin THROUGH KREW
-# from that manifest and archive, run it through kubectl's plugin discovery
-# (`kubectl podreach ...`), complete through kubectl_complete-podreach, then
-# uninstall. Nothing leaves the machine: archives are served from loopback.
+# Release and plugin-manager test: build the release with GoReleaser
+# (hack/release.sh: `goreleaser check`, `goreleaser release --snapshot
+# --clean`, plugins/krew.yaml rendered with the archives' sums), check the
+# archives (names, files, modes, checksums, the version stamped in every
+# binary), validate the rendered manifest with Krew's own validator, install
+# the plugin THROUGH KREW from that manifest and archive, run it through
+# kubectl's plugin discovery (`kubectl podreach ...`), complete through
+# kubectl_complete-podreach and through plugins/k9s.yaml's command (test/k9s:
+# also checked against k9s's own schemas and code), then uninstall. Nothing
+# leaves the machine but Go module proxy requests: archives are served from
+# loopback.
 #
 # Tools (cached under ${PODREACH_CACHE:-~/.cache/podreach}/<name>-<version>/):
+#   goreleaser                     go install github.com/goreleaser/goreleaser/v2
+#                                  (hack/release.sh; ~10 min cold, once)
 #   krew, validate-krew-manifest   go install sigs.k8s.io/krew/cmd/...@v0.4.3
 #   kubectl                        the one on PATH (>= 1.26 for plugin
 #                                  completion), else built from k8s.io/kubectl
@@ -86,22 +94,42 @@ mkdir -p "${HOME}"
 step "tools ready: $(kubectl version --client 2>/dev/null | head -1), krew $(kubectl krew version 2>/dev/null | awk '/GitTag/ {print $2}')"
 
 # --- release -------------------------------------------------------------------
-step "hack/release.sh"
-bash hack/release.sh >"${tmp}/release.log" 2>&1 || { cat "${tmp}/release.log" >&2; fail "hack/release.sh"; }
-tail -1 "${tmp}/release.log"
+step "hack/release.sh (goreleaser check + release --snapshot --clean, Krew manifest)"
+PODREACH_CACHE="${cache}" bash hack/release.sh >"${tmp}/release.log" 2>&1 \
+  || { cat "${tmp}/release.log" >&2; fail "hack/release.sh"; }
+grep -E 'building goreleaser|checking|configuration file|release succeeded|^archives:|release build took' "${tmp}/release.log" | sed 's/^/  /'
+grep -q 'configuration file(s) validated' "${tmp}/release.log" || fail "goreleaser check did not validate .goreleaser.yaml"
 manifest=dist/podreach.yaml
 version="$(awk '/^  version:/ {print $2}' "${manifest}")"
 host_os="$(go env GOOS)" host_arch="$(go env GOARCH)"
 archive="dist/kubectl-podreach_${version}_${host_os}_${host_arch}.tar.gz"
 [[ -f "${archive}" ]] || fail "no archive ${archive}"
-(cd test/krew && go build -o "${tmp}/" ./serve ./zipls)
+(cd test/krew && go build -o "${tmp}/" ./serve ./archls)
+
+# The archives plugins/krew.yaml names, and nothing else; each with exactly
+# the files the release promises, the binary executable and stamped with the
+# version (`kubectl podreach version` prints it; the host's is run below).
+want_archives=""
+for p in linux_amd64 linux_arm64 darwin_amd64 darwin_arm64; do
+  want_archives+="kubectl-podreach_${version}_${p}.tar.gz "
+done
+want_archives+="kubectl-podreach_${version}_windows_amd64.zip"
+got_archives="$(cd dist && ls -1 *.tar.gz *.zip | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
+[[ "${got_archives}" == "$(tr ' ' '\n' <<<"${want_archives}" | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" ]] \
+  || fail "archives in dist/: ${got_archives}; want ${want_archives}"
+(cd dist && sha256sum --quiet -c checksums.txt) || fail "dist/checksums.txt does not match the archives"
+[[ "$(wc -l <dist/checksums.txt)" == 5 ]] || fail "dist/checksums.txt: $(cat dist/checksums.txt)"
 for a in dist/*.tar.gz dist/*.zip; do
   case "${a}" in
-  *.zip) "${tmp}/zipls" "${a}" >"${tmp}/list" ;;
-  *) tar -tzf "${a}" >"${tmp}/list" ;;
+  *.zip) exe=kubectl-podreach.exe want="0644 LICENSE|0644 README.md|0755 kubectl-podreach.exe" ;;
+  *) exe=kubectl-podreach want="0644 LICENSE|0644 README.md|0755 kubectl-podreach|0755 kubectl_complete-podreach" ;;
   esac
-  grep -qx LICENSE "${tmp}/list" || fail "${a} has no LICENSE"
+  got="$("${tmp}/archls" "${a}" | LC_ALL=C sort -k2 | paste -sd'|')"
+  [[ "${got}" == "${want}" ]] || fail "${a} holds ${got}; want ${want}"
+  "${tmp}/archls" -x "${exe}" "${a}" >"${tmp}/binary"
+  grep -aqF "${version}" "${tmp}/binary" || fail "${a}: ${exe} is not stamped with ${version}"
 done
+step "5 archives: files, modes, checksums and version ${version} as promised"
 
 # --- validation with Krew's own code ----------------------------------------
 step "validate-krew-manifest (structure, platforms, selectors)"
@@ -174,9 +202,15 @@ else
   fi
 fi
 
+# plugins/k9s.yaml against k9s's own schemas, fields, keys and argument
+# substitution, then run as k9s would run it on a pod with this kubectl and
+# the plugin Krew installed (PODREACH_K9S_E2E=1).
+step "test/k9s: plugins/k9s.yaml as k9s reads and runs it"
+(cd test/k9s && PODREACH_K9S_E2E=1 go test -count=1 ./...) 2>&1 | sed 's/^/  /' || fail "test/k9s"
+
 step "kubectl krew uninstall podreach"
 kubectl krew uninstall podreach </dev/null 2>&1 | sed 's/^/  /'
 [[ ! -e "${KREW_ROOT}/bin/kubectl-podreach" ]] || fail "kubectl-podreach still installed"
 if kubectl podreach version >/dev/null 2>&1; then fail "kubectl podreach still runs after uninstall"; fi
 
-step "ok: installed ${version} through Krew, ran it through kubectl, uninstalled"
+step "ok: installed ${version} through Krew, ran it through kubectl and k9s's plugin command, uninstalled"
