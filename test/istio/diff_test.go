@@ -77,7 +77,7 @@ func TestDifferential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var worlds, agreed, compared int
+	var worlds, agreed, compared, authzCompared, authzAgreed, authzWorlds int
 	for _, f := range files {
 		w, err := loadWorld(f)
 		if err != nil {
@@ -85,46 +85,71 @@ func TestDifferential(t *testing.T) {
 			continue
 		}
 		worlds++
+		if w.AuthzPolicies > 0 {
+			authzWorlds++
+		}
 		t.Run(w.Name, func(t *testing.T) {
 			is := newIstio(t, w)
-			for _, q := range w.Queries {
-				rep := runPlugin(t, w, q)
-				if rep == nil {
-					continue
+			eachRequest(t, is, w, func(_ int, q []string, r api.Request, c comparison) {
+				if !c.ok {
+					return // nothing Istio decides (DNS failure, no proxy on either side)
 				}
-				for _, r := range rep.Requests {
-					diffs, ok := compareRequest(t, is, rep, r)
-					if !ok {
-						continue // nothing Istio decides (DNS failure, no proxy on either side)
+				compared++
+				if c.authzFilters {
+					authzCompared++
+				}
+				what := fmt.Sprintf("%s | %s | %s:%d", w.Name, strings.Join(q, " "), r.Address, r.Port)
+				if r.Host != "" {
+					what += " Host=" + r.Host
+				}
+				if r.Traffic != "" {
+					what += " (" + string(r.Traffic) + ")"
+				}
+				bad := 0
+				for _, d := range c.diffs {
+					key := fmt.Sprintf("%s|%s|%s:%d|%s", w.Name, strings.Join(q, " "), r.Address, r.Port, d.field)
+					if why := exceptions[key]; why != "" {
+						t.Logf("exception %s: ours %q, Istio %q (%s)", key, d.ours, d.istio, why)
+						continue
 					}
-					compared++
-					what := fmt.Sprintf("%s | %s | %s:%d", w.Name, strings.Join(q, " "), r.Address, r.Port)
-					if r.Host != "" {
-						what += " Host=" + r.Host
-					}
-					if r.Traffic != "" {
-						what += " (" + string(r.Traffic) + ")"
-					}
-					bad := 0
-					for _, d := range diffs {
-						key := fmt.Sprintf("%s|%s|%s:%d|%s", w.Name, strings.Join(q, " "), r.Address, r.Port, d.field)
-						if why := exceptions[key]; why != "" {
-							t.Logf("exception %s: ours %q, Istio %q (%s)", key, d.ours, d.istio, why)
-							continue
-						}
-						bad++
-						t.Errorf("%s\n    %-20s ours %-40q Istio %q", what, d.field, d.ours, d.istio)
-					}
-					if bad == 0 {
-						agreed++
+					bad++
+					t.Errorf("%s\n    %-20s ours %-40q Istio %q", what, d.field, d.ours, d.istio)
+				}
+				if bad == 0 {
+					agreed++
+					if c.authzFilters {
+						authzAgreed++
 					}
 				}
-			}
+			})
 		})
 	}
-	fmt.Printf("%d requests in %d worlds agree (%d compared; Istio %s)\n", agreed, worlds, compared, IstioVersion)
+	// K counts the agreeing requests whose destination chain carries
+	// istiod's RBAC / ext_authz filters (a policy in force).
+	fmt.Printf("%d requests in %d worlds agree (%d on authorization)\n", agreed, worlds, authzAgreed)
+	fmt.Printf("%d requests compared (%d on authorization), %d worlds with AuthorizationPolicies; Istio %s\n",
+		compared, authzCompared, authzWorlds, IstioVersion)
 	if worlds < minWorlds || compared < minRequests {
 		t.Errorf("only %d worlds / %d requests compared; want ≥ %d / ≥ %d", worlds, compared, minWorlds, minRequests)
+	}
+	if authzCompared < authzMinRequests || authzWorlds < authzMinWorlds {
+		t.Errorf("only %d requests compared on authorization in %d worlds with AuthorizationPolicies; want ≥ %d / ≥ %d (ISTIODIFF_AUTHZ_MIN)",
+			authzCompared, authzWorlds, authzMinRequests, authzMinWorlds)
+	}
+}
+
+// eachRequest runs every query of a world through the plugin and replays
+// each request of its reports through Istio.
+func eachRequest(t *testing.T, is *istio, w *world, f func(query int, q []string, r api.Request, c comparison)) {
+	t.Helper()
+	for qi, q := range w.Queries {
+		rep := runPlugin(t, w, q)
+		if rep == nil {
+			continue
+		}
+		for _, r := range rep.Requests {
+			f(qi, q, r, compareRequest(t, is, rep, r, q))
+		}
 	}
 }
 
@@ -152,13 +177,27 @@ func runPlugin(t *testing.T, w *world, args []string) *api.Reachability {
 
 type fieldDiff struct{ field, ours, istio string }
 
+// comparison is one request replayed through Istio.
+type comparison struct {
+	diffs []fieldDiff
+	ok    bool // Istio has a say in the request
+	// authz is Envoy's authorization decision with istiod's filters, when
+	// the destination sidecar's chain accepted the request;
+	// authzFilters is true when that chain carries RBAC or ext_authz
+	// filters (a policy is in force).
+	authz        *istioAuthz
+	authzFilters bool
+	authzChain   string // the chain's authorization filters, for people
+}
+
 // compareRequest replays one of our requests through Istio and lists the
-// fields that differ. ok is false when Istio has no say in the request.
-func compareRequest(t *testing.T, is *istio, rep *api.Reachability, r api.Request) (diffs []fieldDiff, ok bool) {
+// fields that differ.
+func compareRequest(t *testing.T, is *istio, rep *api.Reachability, r api.Request, query []string) (c comparison) {
 	t.Helper()
 	if r.DialedIP == "" {
-		return nil, false
+		return c
 	}
+	c.ok = true
 	proto := simulation.TCP
 	host := ""
 	if r.Traffic == "http" {
@@ -168,16 +207,17 @@ func compareRequest(t *testing.T, is *istio, rep *api.Reachability, r api.Reques
 	add := func(field string, ours, istio any) {
 		o, i := fmt.Sprint(ours), fmt.Sprint(istio)
 		if o != i {
-			diffs = append(diffs, fieldDiff{field, o, i})
+			c.diffs = append(c.diffs, fieldDiff{field, o, i})
 		}
 	}
 
 	tls := string(r.TLS) // what reaches the destination when no source proxy is in the way
+	sni := ""
 	if rep.Source.Dataplane == api.DataplaneSidecar && r.Captured {
 		src, err := is.sidecarFor(rep.Source.Namespace + "/" + rep.Source.Name)
 		if err != nil {
 			t.Errorf("%v", err)
-			return nil, false
+			return comparison{}
 		}
 		upIP, upPort := r.DialedIP, int(r.Port)
 		if r.Upstream != nil {
@@ -197,7 +237,7 @@ func compareRequest(t *testing.T, is *istio, rep *api.Reachability, r api.Reques
 			add("upstream", want.Upstream, got.Upstream)
 		}
 		add("tls", want.TLS, got.TLS)
-		tls = got.TLS
+		tls, sni = got.TLS, got.SNI
 	}
 
 	in := r.Inbound
@@ -205,17 +245,31 @@ func compareRequest(t *testing.T, is *istio, rep *api.Reachability, r api.Reques
 		dst, err := is.sidecarFor(in.Pod)
 		if err != nil {
 			t.Errorf("%v", err)
-			return diffs, true
+			return c
 		}
 		ip := dst.proxy.IPAddresses[0]
-		fc, cl, accepted, errText := dst.inbound(ip, int(in.Port), proto, tls, host)
+		o := dst.inbound(ip, int(in.Port), proto, tls, host)
 		oursErr := proxyError(in.Error)
-		add("inbound.filterChain", in.FilterChain, fc)
-		add("inbound.cluster", in.Cluster, cl)
-		add("inbound.accepted", oursErr == "", accepted)
-		add("inbound.error", oursErr, errText)
+		add("inbound.filterChain", in.FilterChain, o.FilterChain)
+		add("inbound.cluster", in.Cluster, o.Cluster)
+		add("inbound.accepted", oursErr == "", o.Accepted)
+		add("inbound.error", oursErr, o.Error)
+		if o.Accepted && o.Chain != nil {
+			chain, err := authzOf(o.Chain)
+			if err != nil {
+				t.Errorf("%s: %v", in.Pod, err)
+				return c
+			}
+			got, err := chain.decide(authzInput(is.w, rep, r, query, tls, sni, chain, ip))
+			if err != nil {
+				t.Errorf("%s %s:%d: %v", in.Pod, r.Address, r.Port, err)
+				return c
+			}
+			compareAuthz(add, in.Authorization, got)
+			c.authz, c.authzFilters, c.authzChain = &got, len(chain.Filters) > 0, chain.String()
+		}
 	}
-	return diffs, true
+	return c
 }
 
 // ours projects our report onto the fields Istio's simulator reports.

@@ -210,6 +210,7 @@ type outcome struct {
 	// endpoints (EDS clusters only; "" otherwise).
 	Upstream string
 	TLS      string // mtls | tls | plaintext | none
+	SNI      string // what that TLS sends as server name
 
 	InboundFilterChain string
 	InboundCluster     string
@@ -275,7 +276,7 @@ func (sc *sidecar) outbound(c simulation.Call, analysed, upstreamIP string, upst
 			o.Weighted = strings.Join(parts, ",")
 		}
 	}
-	o.TLS = sc.clientTLS(o.Cluster, upstreamIP, upstreamPort)
+	o.TLS, o.SNI = sc.upstreamTLS(o.Cluster, upstreamIP, upstreamPort)
 	if ep := sc.eds[o.Cluster]; ep != nil {
 		o.Upstream = "not in EDS"
 		if findEndpoint(ep, upstreamIP, upstreamPort) != nil {
@@ -384,19 +385,22 @@ func findEndpoint(cla *endpoint.ClusterLoadAssignment, ip string, port int) *end
 	return nil
 }
 
-// clientTLS is what the cluster sends toward the endpoint ip:port, the way
+// upstreamTLS is what the cluster sends toward the endpoint ip:port, the way
 // Envoy picks a transport socket: the first transport_socket_matches entry
 // whose match is a subset of the endpoint's "envoy.transport_socket_match"
 // metadata (istiod's EDS sets tlsMode there), else the cluster's own
 // transport socket (cluster_builder.go / cluster_tls.go, Istio 1.31).
-func (sc *sidecar) clientTLS(name, ip string, port int) string {
+//
+// sni is what that transport socket sends as server name (istiod sets
+// outbound_.PORT_.SUBSET_.HOST for Istio mTLS).
+func (sc *sidecar) upstreamTLS(name, ip string, port int) (tls, sni string) {
 	switch name {
 	case "":
-		return "none"
+		return "none", ""
 	case util.BlackHoleCluster:
-		return "none"
+		return "none", ""
 	case util.PassthroughCluster:
-		return "plaintext"
+		return "plaintext", ""
 	}
 	var c *cluster.Cluster
 	for _, cl := range sc.sim.Clusters {
@@ -405,7 +409,7 @@ func (sc *sidecar) clientTLS(name, ip string, port int) string {
 		}
 	}
 	if c == nil {
-		return "none" // no such cluster: Envoy answers 503 NC itself
+		return "none", "" // no such cluster: Envoy answers 503 NC itself
 	}
 	var meta *structpb.Struct
 	cla := sc.eds[name]
@@ -425,7 +429,7 @@ func (sc *sidecar) clientTLS(name, ip string, port int) string {
 	if ts := c.GetTransportSocket(); ts != nil {
 		return socketTLS(ts.GetTypedConfig().GetTypeUrl(), ts.GetTypedConfig().GetValue())
 	}
-	return "plaintext"
+	return "plaintext", ""
 }
 
 func subset(match, meta *structpb.Struct) bool {
@@ -441,26 +445,41 @@ func subset(match, meta *structpb.Struct) bool {
 // socketTLS classifies an upstream transport socket: Istio mTLS presents the
 // workload certificate from SDS "default" (ISTIO_MUTUAL / auto mTLS); any
 // other TLS context is a DestinationRule's SIMPLE or MUTUAL.
-func socketTLS(typeURL string, value []byte) string {
+func socketTLS(typeURL string, value []byte) (tls, sni string) {
 	if !strings.HasSuffix(typeURL, "UpstreamTlsContext") {
-		return "plaintext" // raw_buffer
+		return "plaintext", "" // raw_buffer
 	}
 	tc := &tlsv3.UpstreamTlsContext{}
 	if err := proto.Unmarshal(value, tc); err != nil {
-		return "tls"
+		return "tls", ""
 	}
 	certs := tc.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs()
 	if len(certs) > 0 && certs[0].GetName() == "default" {
-		return "mtls"
+		return "mtls", tc.GetSni()
 	}
-	return "tls"
+	return "tls", tc.GetSni()
+}
+
+// inboundOutcome is what the destination sidecar did with a request.
+type inboundOutcome struct {
+	FilterChain, Cluster string
+	Accepted             bool
+	Error                string
+	// Chain is the filter chain the simulation matched (captured through
+	// Call.CustomListenerValidations), nil when none matched.
+	Chain *listener.FilterChain
 }
 
 // inbound sends the request the way it arrives on the destination sidecar
 // (iptables → 15006) and reports the chain and cluster Envoy picks, or why
 // it rejects it.
-func (sc *sidecar) inbound(ip string, port int, proto simulation.Protocol, tls string, host string) (fc, cl string, accepted bool, errText string) {
-	c := simulation.Call{Address: ip, Port: port, Protocol: proto, CallMode: simulation.CallModeInbound, HostHeader: host}
+func (sc *sidecar) inbound(ip string, port int, proto simulation.Protocol, tls string, host string) inboundOutcome {
+	var o inboundOutcome
+	c := simulation.Call{Address: ip, Port: port, Protocol: proto, CallMode: simulation.CallModeInbound, HostHeader: host,
+		CustomListenerValidations: []simulation.CustomFilterChainValidation{func(fc *listener.FilterChain) error {
+			o.Chain = fc
+			return nil
+		}}}
 	switch tls {
 	case "mtls":
 		c.TLS = simulation.MTLS
@@ -471,12 +490,14 @@ func (sc *sidecar) inbound(ip string, port int, proto simulation.Protocol, tls s
 	}
 	res := sc.sim.Run(c)
 	if res.Error != nil {
-		if errors.Is(res.Error, simulation.ErrNoFilterChain) {
-			return "", "", false, res.Error.Error()
+		o.Error = res.Error.Error()
+		if !errors.Is(res.Error, simulation.ErrNoFilterChain) {
+			o.FilterChain = res.FilterChainMatched
 		}
-		return res.FilterChainMatched, "", false, res.Error.Error()
+		return o
 	}
-	return res.FilterChainMatched, res.ClusterMatched, res.ClusterMatched != "", ""
+	o.FilterChain, o.Cluster, o.Accepted = res.FilterChainMatched, res.ClusterMatched, res.ClusterMatched != ""
+	return o
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -28,6 +28,8 @@ type world struct {
 	IstioYAML string // networking/security.istio.io objects for the config store
 	Mesh      *meshconfig.MeshConfig
 	Pods      map[string]map[string]any // "ns/name" and podIP → the Pod object
+	// AuthzPolicies counts the world's AuthorizationPolicies.
+	AuthzPolicies int
 }
 
 // kubeKinds are the Kubernetes kinds istiod's kube registry reads for a
@@ -78,6 +80,9 @@ func loadWorld(path string) (*world, error) {
 			group := strings.Split(apiVersion, "/")[0]
 			switch {
 			case group == "networking.istio.io" || group == "security.istio.io":
+				if group == "security.istio.io" && kind == "AuthorizationPolicy" {
+					w.AuthzPolicies++
+				}
 				out, err := yaml.Marshal(o)
 				if err != nil {
 					return nil, err
@@ -135,6 +140,17 @@ func queryLines(data []byte) ([][]string, error) {
 		out = append(out, args)
 	}
 	return out, sc.Err()
+}
+
+// serviceAccount is the pod's service account, as its certificate names it.
+func serviceAccount(pod map[string]any) string {
+	spec, _ := pod["spec"].(map[string]any)
+	for _, f := range []string{"serviceAccountName", "serviceAccount"} {
+		if sa, _ := spec[f].(string); sa != "" {
+			return sa
+		}
+	}
+	return "default"
 }
 
 func splitDocs(data []byte) [][]byte {
