@@ -49,6 +49,9 @@ type authzAttrs struct {
 	method    string
 	headers   map[string]string // lower-case names
 	sni       string
+	// hasToken: the request carries a JWT where jwt_authn looks for one;
+	// jwtClaimsMatch is the assumption made about its claims.
+	hasToken, jwtClaimsMatch bool
 }
 
 // remoteIP is Envoy's remote address on the inbound connection manager
@@ -100,8 +103,12 @@ func (t *tracer) authorizeInbound(f *flow) {
 		f.fail(api.StageAuthz, in.Pod, string(a.Decision), api.Reason{Code: code, Pod: in.Pod, Port: in.Port, Object: obj, Detail: a.Reason},
 			t.authzSymptom(f, a))
 	case a.Decision == api.AuthzCustom:
-		ns, name, _ := strings.Cut(a.Policy, "/")
-		f.note(api.StageAuthz, in.Pod, string(a.Decision), api.Reason{Code: api.ReasonAuthzCustom, Pod: in.Pod, Port: in.Port, Object: ref("AuthorizationPolicy", ns, name), Detail: a.Reason})
+		var obj *api.ObjectRef
+		if a.Policy != "" {
+			ns, name, _ := strings.Cut(a.Policy, "/")
+			obj = ref("AuthorizationPolicy", ns, name)
+		}
+		f.note(api.StageAuthz, in.Pod, string(a.Decision), api.Reason{Code: api.ReasonAuthzCustom, Pod: in.Pod, Port: in.Port, Object: obj, Detail: a.Reason})
 	default:
 		f.step(api.Step{Stage: api.StageAuthz, Proxy: in.Pod, Name: string(a.Decision)})
 	}
@@ -118,6 +125,22 @@ func (t *tracer) authzDecision(f *flow) (a api.Authorization, unread string) {
 	set := t.m.authzPolicies(pod)
 	attrs := t.authzAttrs(f)
 	a = t.m.authorize(set, attrs)
+	if attrs.hasToken {
+		// What the API cannot see: the token's claims. Where they change
+		// the outcome, the answer depends on them.
+		other := attrs
+		other.jwtClaimsMatch = true
+		if b := t.m.authorize(set, other); b.Decision != a.Decision {
+			// Name the rule that reads the claims: the one that matches
+			// when they do.
+			dep := b
+			if dep.Policy == "" {
+				dep = a
+			}
+			a = api.Authorization{Decision: api.AuthzCustom, Action: dep.Action, Policy: dep.Policy, Rule: dep.Rule,
+				Reason: "depends on the claims of the JWT the request carries (requestPrincipals / request.auth.*): " + a.Reason + " if they do not match; " + b.Reason + " if they do"}
+		}
+	}
 	a.Policies, a.Principal = set.names(), attrs.principal
 	return a, ""
 }
@@ -211,6 +234,11 @@ func (t *tracer) authzAttrs(f *flow) authzAttrs {
 	}
 	if a.method == "" {
 		a.method = "GET"
+	}
+	if a.http {
+		_, query, _ := strings.Cut(a.path, "?")
+		a.hasToken = strings.HasPrefix(strings.ToLower(a.headers["authorization"]), "bearer ") ||
+			strings.HasPrefix(query, "access_token=") || strings.Contains(query, "&access_token=")
 	}
 	if a.path == "" {
 		a.path = "/"
@@ -527,10 +555,11 @@ func (m *model) valueMatches(p *securityv1.AuthorizationPolicy, key, v string, a
 		}
 		return ok && headerMatches(v, val, false, true)
 	}
-	// requestPrincipals and request.auth.*: the request's JWT decides; no
-	// token is modelled, so nothing matches (an ALLOW on them denies, a
-	// DENY on them does not fire), as for a request without a token.
-	return false
+	// requestPrincipals and request.auth.*: the JWT's claims decide. A
+	// request without a token (where jwt_authn looks: Authorization: Bearer
+	// or ?access_token=) has no such metadata, so nothing matches; with a
+	// token, authzDecision evaluates both ways.
+	return a.jwtClaimsMatch
 }
 
 // stringWithPrefix mirrors matcher.StringMatcherWithPrefix.

@@ -336,6 +336,9 @@ func authzNote(q api.Request) string {
 	}
 	switch a := q.Inbound.Authorization; a.Decision {
 	case api.AuthzCustom:
+		if a.Provider == "" {
+			return " if the request's JWT claims allow it (" + a.Policy + ")"
+		}
 		return fmt.Sprintf(" if ext_authz provider %q allows (%s)", a.Provider, a.Policy)
 	case api.AuthzUnknown:
 		return " (AuthorizationPolicies not read)"
