@@ -23,9 +23,8 @@
 # Usage: hack/release.sh [VERSION]
 #   VERSION defaults to $VERSION, else `git describe --tags --exact-match`,
 #   else v0.0.0-snapshot.g<short commit> (a valid semver, as Krew requires).
-#   PLATFORMS=os/arch builds that one platform only (GoReleaser's
-#   --single-target; the manifest then lists only its sum, so it is not for
-#   publishing).
+#   All five platforms are always built: `goreleaser release` has no
+#   --single-target (the PLATFORMS=... of the hand-made build is gone).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -48,15 +47,9 @@ if ! [[ "${version}" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]]; then
   exit 2
 fi
 
-all_platforms="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64"
-single=()
-if [[ -n "${PLATFORMS:-}" && "${PLATFORMS}" != "${all_platforms}" ]]; then
-  if [[ "${PLATFORMS}" != */* || "${PLATFORMS}" == *" "* ]]; then
-    echo "error: PLATFORMS is one os/arch (GoReleaser's --single-target) or all of: ${all_platforms}" >&2
-    exit 2
-  fi
-  export GOOS="${PLATFORMS%/*}" GOARCH="${PLATFORMS#*/}"
-  single=(--single-target)
+if [[ -n "${PLATFORMS:-}" ]]; then
+  echo "error: PLATFORMS is no longer supported: GoReleaser builds all five platforms" >&2
+  exit 2
 fi
 
 dist=dist
@@ -72,7 +65,7 @@ if [[ -z "${goreleaser}" ]]; then
     echo "building goreleaser ${goreleaser_version} from the Go module proxy into ${dir} (once; ~10 min cold)"
     rm -rf "${dir}.tmp" && mkdir -p "${dir}.tmp"
     # Its own go.mod and go.sum decide its dependencies; the host's GOFLAGS
-    # (-mod=readonly) and GOOS/GOARCH (PLATFORMS) are not for this build.
+    # (-mod=readonly) and GOOS/GOARCH are not for this build.
     GOFLAGS= GOOS= GOARCH= GOBIN="${dir}.tmp" go install -trimpath -ldflags "-s -w" \
       "github.com/goreleaser/goreleaser/v2@${goreleaser_version}"
     rm -rf "${dir}" && mv "${dir}.tmp" "${dir}"
@@ -91,7 +84,7 @@ fi
 
 "${goreleaser}" check
 # .goreleaser.yaml's snapshot version_template takes PODREACH_VERSION.
-PODREACH_VERSION="${version}" "${goreleaser}" release --snapshot --clean "${single[@]}"
+PODREACH_VERSION="${version}" "${goreleaser}" release --snapshot --clean
 
 # --- Krew manifest -----------------------------------------------------------------
 if [[ ! -s "${dist}/checksums.txt" ]]; then
@@ -102,7 +95,7 @@ fi
 # Render plugins/krew.yaml: {{ .TagName }} → version, then every
 # {{addURIAndSha "URL" .TagName }} → "uri: URL" + "sha256: <sum>", exactly as
 # krew-release-bot does (it indents the sha256 line by four spaces). A
-# platform whose archive was not built (PLATFORMS) is dropped.
+# platform whose archive is missing is dropped.
 awk -v tag="${version}" -v sums="${dist}/checksums.txt" '
   BEGIN {
     while ((getline line < sums) > 0) { split(line, f, /  */); sha[f[2]] = f[1] }
