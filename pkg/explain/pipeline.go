@@ -1,8 +1,6 @@
 package explain
 
 import (
-	"fmt"
-
 	corev1 "k8s.io/api/core/v1"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
@@ -146,5 +144,3 @@ func dashIfEmpty(s string) string {
 	}
 	return s
 }
-
-var _ = fmt.Sprintf

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"strconv"
+	"strings"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
@@ -157,10 +158,8 @@ func routeStepName(o *api.Outbound) string {
 
 // vsRef names a VirtualService given as NS/NAME.
 func vsRef(nsName string) *api.ObjectRef {
-	for i := 0; i < len(nsName); i++ {
-		if nsName[i] == '/' {
-			return ref("VirtualService", nsName[:i], nsName[i+1:])
-		}
+	if ns, name, ok := strings.Cut(nsName, "/"); ok {
+		return ref("VirtualService", ns, name)
 	}
 	return ref("VirtualService", "", nsName)
 }

@@ -214,10 +214,11 @@ func (g *dotGraph) path(r *api.Reachability, src string, q api.Request) {
 
 	// DNS: nothing to dial.
 	if rs := step(q, api.StageResolve); rs != nil && rs.Result == api.StepFail {
-		end := g.node("", "dns-"+q.Address, "DNS\n"+orDash(rs.Detail), "plaintext", "red")
+		detail := rs.Detail
 		if rs.Reason != nil {
-			end = g.node("", "dns-"+q.Address, "DNS\n"+orDash(rs.Reason.Detail), "plaintext", "red")
+			detail = rs.Reason.Detail
 		}
+		end := g.node("", "dns-"+q.Address, "DNS\n"+orDash(detail), "plaintext", "red")
 		g.edge(src, end, symptom, true)
 		return
 	}
