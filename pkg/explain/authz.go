@@ -145,7 +145,6 @@ func (t *tracer) authzDecision(f *flow) (a api.Authorization, unread string) {
 	return a, ""
 }
 
-
 // authzUnread says why the AuthorizationPolicies of a namespace (or the
 // root namespace) are unknown: forbidden or not installed. "" when read.
 func (m *model) authzUnread(ns string) string {
@@ -537,9 +536,9 @@ func (m *model) valueMatches(p *securityv1.AuthorizationPolicy, key, v string, a
 	case key == "connection.sni":
 		return stringWithPrefix(v, "", a.sni) && a.sni != ""
 	case key == "hosts":
-		return headerMatches(v, a.host, true, true)
+		return headerMatches(v, a.host, true)
 	case key == "methods":
-		return headerMatches(v, a.method, false, true)
+		return headerMatches(v, a.method, false)
 	case key == "paths":
 		return pathMatches(v, a.path)
 	case strings.HasPrefix(key, "request.headers["):
@@ -553,7 +552,7 @@ func (m *model) valueMatches(p *securityv1.AuthorizationPolicy, key, v string, a
 		case ":path":
 			val, ok = a.path, true
 		}
-		return ok && headerMatches(v, val, false, true)
+		return ok && headerMatches(v, val, false)
 	}
 	// requestPrincipals and request.auth.*: the JWT's claims decide. A
 	// request without a token (where jwt_authn looks: Authorization: Bearer
@@ -576,13 +575,13 @@ func stringWithPrefix(v, prefix, s string) bool {
 }
 
 // headerMatches mirrors matcher.HeaderMatcher / HostMatcher.
-func headerMatches(v, s string, ignoreCase, present bool) bool {
+func headerMatches(v, s string, ignoreCase bool) bool {
 	if ignoreCase {
 		v, s = strings.ToLower(v), strings.ToLower(s)
 	}
 	switch {
 	case v == "*":
-		return present
+		return true // present: the callers pass only headers the request carries
 	case strings.HasPrefix(v, "*"):
 		return strings.HasSuffix(s, v[1:])
 	case strings.HasSuffix(v, "*"):

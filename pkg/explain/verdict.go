@@ -49,12 +49,8 @@ func (t *tracer) verdictStage(f *flow) {
 		} else {
 			r.Reaches = fmt.Sprintf("any of %d pods", len(ld.candidates))
 		}
-		if ob := r.Outbound; ob != nil && len(ob.WeightedClusters) > 1 {
-			for _, w := range ob.WeightedClusters {
-				if w.Cluster == ob.Cluster {
-					r.Reaches += fmt.Sprintf(", %d%% of the split", w.Weight)
-				}
-			}
+		for _, w := range splitShares(r.Outbound) {
+			r.Reaches += fmt.Sprintf(", %d%% of the split", w)
 		}
 	case t.dst != nil && ld.pod != t.dst:
 		t.verdictFail(f, api.Reason{Code: api.ReasonWrongDestination, Rule: api.RulePinnedElse, Object: ref("Pod", ld.pod.Namespace, ld.pod.Name), Pod: podKey(t.dst)}, symptomServedByOther)
@@ -91,17 +87,28 @@ func (t *tracer) reachesTarget(f *flow) {
 		if rt.Endpoints == 1 {
 			rt.Pod = podKey(ld.pod)
 		}
-		if ob := r.Outbound; ob != nil && len(ob.WeightedClusters) > 1 {
-			for _, w := range ob.WeightedClusters {
-				if w.Cluster == ob.Cluster {
-					rt.Weight = w.Weight
-				}
-			}
+		for _, w := range splitShares(r.Outbound) {
+			rt.Weight = w
 		}
 		r.ReachesTarget = rt
 	default:
 		r.ReachesTarget = &api.Reaches{Kind: api.ReachesPod, Pod: podKey(ld.pod)}
 	}
+}
+
+// splitShares is the weight of the analysed cluster in a weighted split
+// (none when the route does not split).
+func splitShares(ob *api.Outbound) []int32 {
+	if ob == nil || len(ob.WeightedClusters) < 2 {
+		return nil
+	}
+	var out []int32
+	for _, w := range ob.WeightedClusters {
+		if w.Cluster == ob.Cluster {
+			out = append(out, w.Weight)
+		}
+	}
+	return out
 }
 
 func endpointsInclude(eps []endpoint, p *corev1.Pod) bool {

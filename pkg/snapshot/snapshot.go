@@ -80,7 +80,7 @@ type MeshConfig struct {
 	// ExtensionProviders are meshConfig.extensionProviders by name (the
 	// CUSTOM authorization providers).
 	ExtensionProviders map[string]ExtensionProvider `json:"extensionProviders,omitempty"`
-	EnableAutoMtls     bool              `json:"enableAutoMtls"`
+	EnableAutoMtls     bool                         `json:"enableAutoMtls"`
 	// InboundTrafficPolicy: PASSTHROUGH | LOCALHOST
 	InboundTrafficPolicy string `json:"inboundTrafficPolicy,omitempty"`
 
