@@ -41,7 +41,7 @@ type Result struct {
 	// the pod that owns TargetHost when TargetHost is a pod IP, else nil.
 	Destination *snapshot.PodKey
 	// Requests lists the API requests the live reader made, in a stable
-	// order, one per line ("LIST /api/v1/services?resourceVersion=0 200"),
+	// order, one per line ("LIST /api/v1/services 200"),
 	// for -v=4. Empty for the file reader.
 	Requests []string
 	// Warnings are about the read itself (none from the readers today), to

@@ -24,7 +24,7 @@ type istioVersion[T any] struct {
 func listIstio[T any](ctx context.Context, l *liveRead, group, resource, ns string, versions []istioVersion[T]) ([]T, error) {
 	for _, v := range versions {
 		items, err := v.list(ctx, ns, listOptions())
-		l.log("LIST", apiPath(group, v.version, ns, resource, ""), "resourceVersion=0", err)
+		l.log("LIST", apiPath(group, v.version, ns, resource, ""), "", err)
 		if apierrors.IsNotFound(err) {
 			continue
 		}

@@ -77,10 +77,11 @@ type LiveOptions struct {
 // number of pods; the cost that grows with the cluster is the cluster-wide
 // Service list (docs/PERFORMANCE.md).
 //
-// Cluster-wide lists use resourceVersion=0 (served from the watch cache).
-// The lists SRC and DST are picked from do not: a pod created a moment ago
-// must be found, and since Kubernetes 1.31 such a consistent list of one
-// namespace is served from the watch cache too. A forbidden or
+// Every list is a consistent read (no resourceVersion), as kubectl's: an
+// object changed a moment ago (the PeerAuthentication just applied, the pod
+// just recreated) is seen as it is now, never as a lagging watch cache
+// still holds it. Since Kubernetes 1.31 the API server serves consistent
+// lists from its watch cache too, once it has caught up with etcd. A forbidden or
 // absent kind leaves an Unread entry and the run goes on; a kind forbidden
 // cluster-wide is read again in each namespace that matters, which is what
 // a namespace-scoped Role allows. Connection failures, timeouts and bad
@@ -194,7 +195,7 @@ func (l *liveRead) resolveTasks() []func(context.Context) error {
 		l.podsListed[ns] = true
 		l.slicesListed[ns] = true
 		tasks = append(tasks, func(ctx context.Context) error {
-			err := l.listPods(ctx, ns, "")
+			err := l.listPods(ctx, ns)
 			if err == nil {
 				return nil
 			}
@@ -288,7 +289,7 @@ func (l *liveRead) resolve() error {
 // field selectors, so the result is filtered here too.
 func (l *liveRead) podsWithIP(ctx context.Context, ip string) error {
 	selector := "status.podIP=" + ip
-	list, err := l.r.kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{ResourceVersion: "0", FieldSelector: selector})
+	list, err := l.r.kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: selector})
 	l.log("LIST", apiPath("", "v1", "", "pods", ""), "fieldSelector="+selector, err)
 	if err != nil {
 		return l.degrade("pods", "", err)
@@ -379,7 +380,7 @@ func (l *liveRead) namespaceTasks(nss []string, root string) []func(context.Cont
 	for _, ns := range nss {
 		l.namespacesRead[ns] = true
 		if !l.podsListed[ns] {
-			add(ns, kindReader{"pods", func(ctx context.Context, ns string) error { return l.listPods(ctx, ns, "0") }})
+			add(ns, kindReader{"pods", l.listPods})
 		}
 		if !l.slicesListed[ns] {
 			add(ns, kindReader{"endpointslices.discovery.k8s.io", l.listEndpointSlices})
@@ -437,20 +438,15 @@ func (l *liveRead) clusterWideKinds() []kindReader {
 	}
 }
 
-// listOptions: resourceVersion=0 lets the API server answer from its watch
-// cache instead of etcd; slightly stale data is fine for an explanation.
-func listOptions() metav1.ListOptions { return metav1.ListOptions{ResourceVersion: "0"} }
+// listOptions: a consistent read (see LiveReader). resourceVersion=0 would
+// be answered from the watch cache as it is, possibly behind etcd: a wrong
+// answer about a change made a second ago is worse than a slower one.
+func listOptions() metav1.ListOptions { return metav1.ListOptions{} }
 
-// listPods lists the pods of a namespace at resourceVersion rv: "0" (the
-// watch cache, possibly a little stale) or "" (consistent: for the lists
-// SRC and DST are picked from).
-func (l *liveRead) listPods(ctx context.Context, ns, rv string) error {
-	list, err := l.r.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{ResourceVersion: rv})
-	query := ""
-	if rv != "" {
-		query = "resourceVersion=" + rv
-	}
-	l.log("LIST", apiPath("", "v1", ns, "pods", ""), query, err)
+// listPods lists the pods of a namespace.
+func (l *liveRead) listPods(ctx context.Context, ns string) error {
+	list, err := l.r.kube.CoreV1().Pods(ns).List(ctx, listOptions())
+	l.log("LIST", apiPath("", "v1", ns, "pods", ""), "", err)
 	if err != nil {
 		return err
 	}
@@ -462,7 +458,7 @@ func (l *liveRead) listPods(ctx context.Context, ns, rv string) error {
 
 func (l *liveRead) listServices(ctx context.Context, ns string) error {
 	list, err := l.r.kube.CoreV1().Services(ns).List(ctx, listOptions())
-	l.log("LIST", apiPath("", "v1", ns, "services", ""), "resourceVersion=0", err)
+	l.log("LIST", apiPath("", "v1", ns, "services", ""), "", err)
 	if err != nil {
 		return err
 	}
@@ -474,7 +470,7 @@ func (l *liveRead) listServices(ctx context.Context, ns string) error {
 
 func (l *liveRead) listEndpointSlices(ctx context.Context, ns string) error {
 	list, err := l.r.kube.DiscoveryV1().EndpointSlices(ns).List(ctx, listOptions())
-	l.log("LIST", apiPath(discoveryv1.GroupName, "v1", ns, "endpointslices", ""), "resourceVersion=0", err)
+	l.log("LIST", apiPath(discoveryv1.GroupName, "v1", ns, "endpointslices", ""), "", err)
 	if err != nil {
 		return err
 	}
@@ -490,7 +486,7 @@ func (l *liveRead) readNamespaces(ctx context.Context, ns string) error {
 	var items []corev1.Namespace
 	if ns == "" {
 		list, err := l.r.kube.CoreV1().Namespaces().List(ctx, listOptions())
-		l.log("LIST", apiPath("", "v1", "", "namespaces", ""), "resourceVersion=0", err)
+		l.log("LIST", apiPath("", "v1", "", "namespaces", ""), "", err)
 		if err != nil {
 			return err
 		}

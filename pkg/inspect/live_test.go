@@ -80,19 +80,19 @@ func TestLiveRequests(t *testing.T) {
 	common := []string{
 		"GET /api/v1/namespaces/istio-system/configmaps/istio 200",
 		"LIST /api/v1/namespaces/demo/pods 200",
-		"LIST /api/v1/namespaces?resourceVersion=0 200",
-		"LIST /api/v1/services?resourceVersion=0 200",
-		"LIST /apis/discovery.k8s.io/v1/namespaces/demo/endpointslices?resourceVersion=0 200",
-		"LIST /apis/networking.istio.io/v1/destinationrules?resourceVersion=0 200",
-		"LIST /apis/networking.istio.io/v1/serviceentries?resourceVersion=0 200",
-		"LIST /apis/networking.istio.io/v1/sidecars?resourceVersion=0 200",
-		"LIST /apis/networking.istio.io/v1/virtualservices?resourceVersion=0 200",
-		"LIST /apis/security.istio.io/v1/authorizationpolicies?resourceVersion=0 200",
-		"LIST /apis/security.istio.io/v1/peerauthentications?resourceVersion=0 200",
+		"LIST /api/v1/namespaces 200",
+		"LIST /api/v1/services 200",
+		"LIST /apis/discovery.k8s.io/v1/namespaces/demo/endpointslices 200",
+		"LIST /apis/networking.istio.io/v1/destinationrules 200",
+		"LIST /apis/networking.istio.io/v1/serviceentries 200",
+		"LIST /apis/networking.istio.io/v1/sidecars 200",
+		"LIST /apis/networking.istio.io/v1/virtualservices 200",
+		"LIST /apis/security.istio.io/v1/authorizationpolicies 200",
+		"LIST /apis/security.istio.io/v1/peerauthentications 200",
 	}
 	otherNS := []string{
-		"LIST /api/v1/namespaces/other/pods?resourceVersion=0 200",
-		"LIST /apis/discovery.k8s.io/v1/namespaces/other/endpointslices?resourceVersion=0 200",
+		"LIST /api/v1/namespaces/other/pods 200",
+		"LIST /apis/discovery.k8s.io/v1/namespaces/other/endpointslices 200",
 	}
 	tests := []struct {
 		name  string
@@ -182,8 +182,8 @@ func TestLiveIstioVersionFallback(t *testing.T) {
 		if len(vs) != 1 || vs[0].Name != "web" || vs[0].Spec.Http[0].Name != "r" || vs[0].APIVersion != "" {
 			t.Fatalf("VirtualServices = %v", vs)
 		}
-		assertRequested(t, res, "LIST /apis/networking.istio.io/v1/virtualservices?resourceVersion=0 404",
-			"LIST /apis/networking.istio.io/v1beta1/virtualservices?resourceVersion=0 200")
+		assertRequested(t, res, "LIST /apis/networking.istio.io/v1/virtualservices 404",
+			"LIST /apis/networking.istio.io/v1beta1/virtualservices 200")
 		if res.Snapshot.Unread != nil {
 			t.Errorf("unread = %v", res.Snapshot.Unread)
 		}
@@ -261,7 +261,7 @@ func TestLiveNamespaceScopedUser(t *testing.T) {
 	if len(s.VirtualServices) != 2 || len(s.Sidecars) != 1 {
 		t.Errorf("istio objects of demo not read per namespace")
 	}
-	assertRequested(t, res, "GET /api/v1/namespaces/other 200", "LIST /api/v1/namespaces/other/services?resourceVersion=0 200")
+	assertRequested(t, res, "GET /api/v1/namespaces/other 200", "LIST /api/v1/namespaces/other/services 200")
 	for _, u := range s.Unread {
 		if u.Namespace != "" {
 			t.Errorf("per-namespace reads should succeed: %v", u)
@@ -408,7 +408,7 @@ func TestLiveTargetPodIP(t *testing.T) {
 	if res.Destination == nil || *res.Destination != (snapshot.PodKey{Namespace: "other", Name: "far-0"}) {
 		t.Errorf("destination = %v", res.Destination)
 	}
-	assertRequested(t, res, "LIST /api/v1/namespaces/other/pods?resourceVersion=0 200")
+	assertRequested(t, res, "LIST /api/v1/namespaces/other/pods 200")
 	// The fake ignores the field selector: pods of other IPs must not leak in
 	// beyond the namespaces that matter.
 	if got := names(res.Snapshot.Pods, valueMeta[corev1.Pod]); !reflect.DeepEqual(got,
@@ -440,7 +440,7 @@ func TestLiveMeshConfig(t *testing.T) {
 		// The root namespace the mesh config names is read in a third round,
 		// for the kinds forbidden cluster-wide (its pods and endpoints do not
 		// matter).
-		assertRequested(t, res, "LIST /apis/security.istio.io/v1/namespaces/istio-config/peerauthentications?resourceVersion=0 200")
+		assertRequested(t, res, "LIST /apis/security.istio.io/v1/namespaces/istio-config/peerauthentications 200")
 		for _, r := range res.Requests {
 			if strings.Contains(r, "/namespaces/istio-config/pods") || strings.Contains(r, "/namespaces/istio-config/endpointslices") {
 				t.Errorf("unneeded request %s", r)
