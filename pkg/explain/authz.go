@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	securityapi "istio.io/api/security/v1beta1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
@@ -181,7 +182,19 @@ func (s authzSet) names() []string {
 }
 
 // authzPolicies mirrors ListAuthorizationPolicies for a sidecar workload.
+// The set depends only on the pod's namespace and labels; it is computed
+// once per pod (a fleet asks for the same destination many times).
 func (m *model) authzPolicies(pod *corev1.Pod) authzSet {
+	key := podKey(pod)
+	if s, ok := m.authzSets.Load(key); ok {
+		return s.(authzSet)
+	}
+	s := m.listAuthzPolicies(pod)
+	m.authzSets.Store(key, s)
+	return s
+}
+
+func (m *model) listAuthzPolicies(pod *corev1.Pod) authzSet {
 	var pols []*securityv1.AuthorizationPolicy
 	for _, p := range m.s.AuthorizationPolicies {
 		if p.Namespace != m.mesh.RootNamespace && p.Namespace != pod.Namespace {
@@ -627,9 +640,22 @@ func quoteParts(v string) []string {
 	return parts
 }
 
+// compiled holds every anchored pattern fullMatch has compiled (nil for a
+// pattern that does not compile): the same few patterns are matched for
+// every request of a fleet.
+var compiled sync.Map
+
 func fullMatch(re, s string) bool {
-	ok, err := regexp.MatchString("^(?:"+re+")$", s)
-	return err == nil && ok
+	v, ok := compiled.Load(re)
+	if !ok {
+		r, err := regexp.Compile("^(?:" + re + ")$")
+		if err != nil {
+			r = nil
+		}
+		v, _ = compiled.LoadOrStore(re, r)
+	}
+	r := v.(*regexp.Regexp)
+	return r != nil && r.MatchString(s)
 }
 
 func cidrContains(v, ip string) bool {

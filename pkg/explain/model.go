@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
@@ -33,6 +34,8 @@ type model struct {
 	pods       []*corev1.Pod
 	podByIP    map[string]*corev1.Pod
 	podByKey   map[string]*corev1.Pod
+	// authzSets caches authzPolicies by pod key.
+	authzSets  sync.Map
 	services   []*service // Kubernetes Services and ServiceEntries, Istio's order
 	byHost     map[string][]*service
 	byPort     map[int32][]*service                    // services declaring a port, Istio's order
