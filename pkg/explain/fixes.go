@@ -100,8 +100,11 @@ func (t *tracer) strictFixes(f *flow, add addFunc) {
 	}
 	switch {
 	case t.dataplane != api.DataplaneSidecar || !r.Captured:
-		t.noSidecarFixes(f, add)
+		t.noSidecarFixes(f, add, true)
 	case r.Outbound != nil && r.Outbound.Cluster == passthroughCluster:
+		if r.Traffic == api.TrafficTCP {
+			t.tcpOnHTTPPortFixes(f, add)
+		}
 		if svc := t.headlessHTTPService(r); svc != nil {
 			if addr, ok := t.perPodName(r); ok {
 				add(api.Fix{Object: "caller", Dial: &api.Dial{Address: addr, Port: r.Port},
@@ -160,13 +163,68 @@ func (t *tracer) strictFixes(f *flow, add addFunc) {
 	}
 }
 
+// tcpOnHTTPPortFixes: raw TCP to a port a Service declares HTTP/gRPC (a
+// port named grpc, as CockroachDB's chart names 26257) leaves through the
+// listener's PassthroughFilterChain: plaintext on every address, pod names
+// included. Declaring the port tcp (appProtocol wins over the name) makes
+// the listener TCP, with mTLS. One candidate per Service declaring the
+// port: one fix changes every Service that declares the port for the pod
+// (the destination's inbound chain takes the protocol of the oldest one),
+// the one the request names first.
+func (t *tracer) tcpOnHTTPPortFixes(f *flow, add addFunc) {
+	r := f.r
+	if t.dst == nil {
+		return
+	}
+	var svcs []*service
+	for _, svc := range t.m.services {
+		if !svc.isKube() || svc.namespace != t.dst.Namespace {
+			continue
+		}
+		sp := svc.portByNumber(r.Port)
+		if sp == nil || !isHTTP(sp.protocol) || !labelsMatch(svc.kube.Spec.Selector, t.dst.Labels) || len(svc.kube.Spec.Selector) == 0 {
+			continue
+		}
+		if svc.key() == r.Service {
+			svcs = append([]*service{svc}, svcs...)
+		} else {
+			svcs = append(svcs, svc)
+		}
+	}
+	if len(svcs) == 0 {
+		return
+	}
+	fx := api.Fix{Object: svcs[0].kindName(), Ref: serviceRef(svcs[0]), Field: fmt.Sprintf("spec.ports[port=%d].appProtocol", r.Port)}
+	var names []string
+	for i, svc := range svcs {
+		p := servicePortsPatch(svc, r.Port, func(p *corev1.ServicePort) { p.AppProtocol = strPtr("tcp") })
+		if p == nil {
+			return
+		}
+		if i == 0 {
+			fx.Patch = p
+		} else {
+			fx.Also = append(fx.Also, *p)
+		}
+		names = append(names, svc.kindName())
+	}
+	fx.Message = fmt.Sprintf("the app sends raw TCP to port %d, which %s declare%s %s (port name %q): set appProtocol: tcp (or name it tcp-…) on %s so Istio carries it as TCP with mTLS",
+		r.Port, strings.Join(names, " and "), map[bool]string{true: "", false: "s"}[len(names) > 1], svcs[0].portByNumber(r.Port).protocol, svcs[0].portByNumber(r.Port).name, map[bool]string{true: "each", false: "it"}[len(names) > 1])
+	add(fx)
+}
+
 // noSidecarFixes: the caller has no sidecar (or bypasses it), so it can send
 // neither Istio mTLS nor a peer identity. Istio's documented options for a
 // scraper (https://istio.io/latest/docs/ops/integrations/prometheus/): scrape
 // the merged metrics on the agent's port 15020, which istio-iptables never
 // captures (injection template: -d 15090,15021,15020), when the destination
 // carries metrics merging; else inject the caller.
-func (t *tracer) noSidecarFixes(f *flow, add addFunc) {
+//
+// certs offers Istio's other recipe, scraping with the mesh's certificates,
+// which the model cannot trace: only where the rejection is mTLS (STRICT),
+// not an AuthorizationPolicy, where the identity the certificates carry is
+// what the proof of injecting the caller already judged.
+func (t *tracer) noSidecarFixes(f *flow, add addFunc, certs bool) {
 	r := f.r
 	if d := t.mergedMetricsDial(r); d != nil {
 		add(api.Fix{Object: "caller", Field: "scrape target", Dial: d,
@@ -178,6 +236,58 @@ func (t *tracer) noSidecarFixes(f *flow, add addFunc) {
 	}
 	fx, effect := t.injectFix()
 	add(fx, effect...)
+	if d := t.mergedMetricsDial(r); certs && d == nil && r.Traffic == api.TrafficHTTP {
+		if fx, ok := t.scrapeWithCertsFix(r); ok {
+			add(fx)
+		}
+	}
+}
+
+// scrapeWithCertsFix is Istio's documented recipe for a scraper that must
+// reach pods' own ports under mTLS
+// (https://istio.io/latest/docs/ops/integrations/prometheus/#tls-settings):
+// inject it without capturing its traffic (includeInboundPorts and
+// includeOutboundIPRanges ""), have the agent write its certificates
+// (proxy.istio.io/config proxyMetadata OUTPUT_CERTS) to a volume the
+// scraper mounts, and scrape with TLS using them. The patch is on the
+// caller's workload template; the TLS client configuration is the
+// scraper's own, which the model cannot trace: the fix is reported
+// unverified, requiring a restart and the certificates.
+func (t *tracer) scrapeWithCertsFix(r *api.Request) (api.Fix, bool) {
+	kind, name := ownerWorkload(t.src)
+	if kind == "" {
+		return api.Fix{}, false
+	}
+	ann := map[string]any{
+		"sidecar.istio.io/inject":                          "true",
+		"traffic.sidecar.istio.io/includeInboundPorts":     "",
+		"traffic.sidecar.istio.io/includeOutboundIPRanges": "",
+		"proxy.istio.io/config":                            "proxyMetadata:\n  OUTPUT_CERTS: /etc/istio-output-certs\n",
+		"sidecar.istio.io/userVolumeMount":                 `[{"name": "istio-certs", "mountPath": "/etc/istio-output-certs"}]`,
+	}
+	fx := api.Fix{Object: kind + " " + t.src.Namespace + "/" + name, Ref: ref(kind, t.src.Namespace, name), Field: "spec.template.metadata.annotations",
+		Patch:    mergePatch("apps/v1", kind, t.src.Namespace, name, map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": ann}}}}),
+		Requires: []api.FixRequirement{api.RequiresRestart, api.RequiresCertificates},
+		Message: fmt.Sprintf("or scrape with Istio's certificates (Istio's Prometheus TLS settings): inject %s %s/%s without capturing its traffic and with OUTPUT_CERTS, mount an emptyDir istio-certs at /etc/istio-output-certs in the sidecar and the scraper, and scrape port %d with tls_config (ca_file root-cert.pem, cert_file cert-chain.pem, key_file key.pem, insecure_skip_verify: true)",
+			kind, t.src.Namespace, name, r.Port)}
+	return fx, true
+}
+
+// ownerWorkload is the Deployment or StatefulSet (or DaemonSet) that owns
+// p, from its owner references (a ReplicaSet's Deployment by the
+// pod-template-hash suffix).
+func ownerWorkload(p *corev1.Pod) (kind, name string) {
+	for _, o := range p.OwnerReferences {
+		switch o.Kind {
+		case "StatefulSet", "DaemonSet":
+			return o.Kind, o.Name
+		case "ReplicaSet":
+			if h := p.Labels["pod-template-hash"]; h != "" && strings.HasSuffix(o.Name, "-"+h) {
+				return "Deployment", strings.TrimSuffix(o.Name, "-"+h)
+			}
+		}
+	}
+	return "", ""
 }
 
 // mergedMetricsPort and mergedMetricsPath are where pilot-agent serves the
@@ -584,7 +694,7 @@ func (t *tracer) authzFixes(f *flow, reason api.Reason, add addFunc) {
 	// Plaintext (or non-Istio TLS): the request carries no identity.
 	switch {
 	case t.dataplane != api.DataplaneSidecar || !r.Captured:
-		t.noSidecarFixes(f, add)
+		t.noSidecarFixes(f, add, false)
 	case r.Outbound != nil && (r.Outbound.Cluster == passthroughCluster || r.Outbound.Cluster == allowAnyDynamicDNSCluster):
 		if addr, ok := t.perPodName(r); ok {
 			add(api.Fix{Object: "caller", Dial: &api.Dial{Address: addr, Port: r.Port},

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 
@@ -107,9 +108,18 @@ func (t *tracer) prove(f *flow, cands []candidate) []api.Fix {
 		if fx.Patch == nil && fx.Dial == nil {
 			continue // not a concrete change: nothing to prove
 		}
+		if slices.Contains(fx.Requires, api.RequiresCertificates) {
+			// The caller presenting Istio's certificates itself is beyond
+			// the model: reported, unverified, saying what it needs.
+			out = append(out, fx)
+			continue
+		}
 		patches := c.effect
 		if len(patches) == 0 && fx.Patch != nil {
 			patches = []snapshot.ObjectPatch{objectPatch(fx.Patch)}
+			for i := range fx.Also {
+				patches = append(patches, objectPatch(&fx.Also[i]))
+			}
 		}
 		var t2 *tracer
 		if len(patches) == 0 {
@@ -149,6 +159,7 @@ func (t *tracer) prove(f *flow, cands []candidate) []api.Fix {
 		t.m.proofs.mu.Unlock()
 		r := t2.run(call, false)
 		if r.Verdict == api.VerdictFails {
+			debugProof(call, fx, r)
 			continue
 		}
 		fx.Verified = true
@@ -183,3 +194,6 @@ func newObject(apiVersion, kind, ns, name string, spec any) *api.Patch {
 	}
 	return &api.Patch{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name, Create: true, MergePatch: b}
 }
+
+// debugProof sees every candidate the proof drops (tests).
+var debugProof = func(call, api.Fix, api.Request) {}

@@ -77,6 +77,8 @@ func (o *Overlay) Merge(other *Overlay) {
 // (the result shares the objects the overlay does not touch). The rules for
 // what the API server and controllers would derive:
 //
+//   - Every object keeps its creationTimestamp and uid when the overlay's
+//     has none (Istio orders Services by creation time).
 //   - A Pod keeps the status it has (IPs, phase, conditions) and its
 //     spec.nodeName when the overlay's Pod has none: a manifest carries no
 //     status, and re-applying a pod's spec does not move it. A new Pod
@@ -182,6 +184,7 @@ func replace[T any](list, items []T, kind string, deletes []ObjectKey, fix func(
 		n := items[i]
 		k := key(&n)
 		if j, ok := at[k]; ok {
+			keepMeta(&out[j], &n)
 			if fix != nil {
 				fix(out[j], &n)
 			}
@@ -192,6 +195,24 @@ func replace[T any](list, items []T, kind string, deletes []ObjectKey, fix func(
 		out = append(out, n)
 	}
 	return out
+}
+
+// keepMeta keeps what the API server set and a manifest does not carry:
+// creationTimestamp (Istio orders Services by it), uid.
+func keepMeta[T any](old, n *T) {
+	om, nm := metaOf(old), metaOf(n)
+	if om == nil {
+		om, nm = metaOf(*old), metaOf(*n)
+	}
+	if om == nil || nm == nil {
+		return
+	}
+	if ts := nm.GetCreationTimestamp(); ts.IsZero() {
+		nm.SetCreationTimestamp(om.GetCreationTimestamp())
+	}
+	if nm.GetUID() == "" {
+		nm.SetUID(om.GetUID())
+	}
 }
 
 // keepPodStatus: a Pod manifest carries no status, and applying a pod's

@@ -314,11 +314,17 @@ type Fix struct {
 	// Patch is the change to an object: a JSON merge patch of an existing
 	// one, or a whole new object (Create).
 	Patch *Patch `json:"patch,omitempty"`
+	// Also are further changes the fix needs together with Patch (every
+	// one of them applied, e.g. the same port of two Services).
+	Also []Patch `json:"also,omitempty"`
 	// Dial is the change on the caller's side: what to dial instead.
 	Dial *Dial `json:"dial,omitempty"`
 	// Verified is true when podreach applied Patch (and Dial) to the
 	// snapshot, rebuilt the model, re-traced the request and it then
-	// reaches its destination. Only verified fixes are reported.
+	// reaches its destination. Only verified fixes are reported, except a
+	// fix that requires certificates (RequiresCertificates: the caller
+	// presenting Istio's certificates itself), which the model cannot
+	// trace: it is reported with Verified false.
 	Verified bool `json:"verified"`
 	// Requires lists what the change needs beyond the patch that the
 	// model cannot see (a restart to re-inject, certificates to mount).

@@ -114,6 +114,13 @@ func (in *Fix) DeepCopyInto(out *Fix) {
 		*out = new(Patch)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.Also != nil {
+		in, out := &in.Also, &out.Also
+		*out = make([]Patch, len(*in))
+		for i := range *in {
+			(*in)[i].DeepCopyInto(&(*out)[i])
+		}
+	}
 	if in.Dial != nil {
 		in, out := &in.Dial, &out.Dial
 		*out = new(Dial)
