@@ -473,3 +473,25 @@ func firstReason(rep map[string]any) map[string]any {
 	}
 	panic("no request has a reason")
 }
+
+// TestGoldenDiffsValidate: the --diff goldens validate against the
+// schema's ReachabilityDiff.
+func TestGoldenDiffsValidate(t *testing.T) {
+	sch, err := jsonschema.NewCompiler().Compile(schemaFile + "#/$defs/ReachabilityDiff")
+	if err != nil {
+		t.Fatalf("%s#/$defs/ReachabilityDiff does not compile: %v", schemaFile, err)
+	}
+	files, err := filepath.Glob("../../../cmd/kubectl-podreach/testdata/whatif/*.diff.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no diff goldens (%v)", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(instance(t, b)); err != nil {
+			t.Errorf("%s does not validate: %v", f, err)
+		}
+	}
+}
