@@ -32,28 +32,35 @@ func writeFixFiles(dir string, reports []*api.Reachability) (int, error) {
 		requires []api.FixRequirement
 		message  string
 		requests []string
+		together []string // the other files of the same fix
 	}
 	files := map[string]*file{}
 	for _, rep := range reports {
 		src := rep.Source.Namespace + "/" + rep.Source.Name
 		for _, q := range rep.Requests {
 			for _, fx := range q.Fixes {
-				p := fx.Patch
-				if p == nil || !fx.Verified {
+				if fx.Patch == nil || !fx.Verified {
 					continue
 				}
-				sum := sha256.Sum256(append([]byte(fmt.Sprintf("%s|%s|%s|%s|%t|", p.APIVersion, p.Kind, p.Namespace, p.Name, p.Create)), p.MergePatch...))
-				name := strings.ToLower(p.Kind) + "."
-				if p.Namespace != "" {
-					name += p.Namespace + "."
+				patches := append([]api.Patch{*fx.Patch}, fx.Also...)
+				var group []string
+				for i := range patches {
+					group = append(group, fixFileName(&patches[i]))
 				}
-				name += p.Name + "." + hex.EncodeToString(sum[:4]) + ".yaml"
-				f := files[name]
-				if f == nil {
-					f = &file{patch: p, requires: fx.Requires, message: fx.Message}
-					files[name] = f
+				for i := range patches {
+					p, name := &patches[i], group[i]
+					f := files[name]
+					if f == nil {
+						f = &file{patch: p, requires: fx.Requires, message: fx.Message}
+						for _, other := range group {
+							if other != name {
+								f.together = append(f.together, other)
+							}
+						}
+						files[name] = f
+					}
+					f.requests = append(f.requests, fmt.Sprintf("%s → %s:%d (%s)", src, q.Address, q.Port, fx.For))
 				}
-				f.requests = append(f.requests, fmt.Sprintf("%s → %s:%d (%s)", src, q.Address, q.Port, fx.For))
 			}
 		}
 	}
@@ -79,6 +86,9 @@ func writeFixFiles(dir string, reports []*api.Reachability) (int, error) {
 		for _, r := range f.requests {
 			b.WriteString("# fixes: " + r + "\n")
 		}
+		for _, o := range f.together {
+			b.WriteString("# together with: " + o + " (the fix needs both)\n")
+		}
 		for _, r := range f.requires {
 			b.WriteString("# requires: " + string(r) + "\n")
 		}
@@ -98,4 +108,14 @@ func writeFixFiles(dir string, reports []*api.Reachability) (int, error) {
 		}
 	}
 	return len(names), nil
+}
+
+// fixFileName is KIND.NAMESPACE.NAME.HASH.yaml, the hash of the change.
+func fixFileName(p *api.Patch) string {
+	sum := sha256.Sum256(append([]byte(fmt.Sprintf("%s|%s|%s|%s|%t|", p.APIVersion, p.Kind, p.Namespace, p.Name, p.Create)), p.MergePatch...))
+	name := strings.ToLower(p.Kind) + "."
+	if p.Namespace != "" {
+		name += p.Namespace + "."
+	}
+	return name + p.Name + "." + hex.EncodeToString(sum[:4]) + ".yaml"
 }
