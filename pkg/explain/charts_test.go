@@ -23,7 +23,7 @@ type worldQuery struct {
 
 // loadQuery reads world (a -f file) and resolves one query line as the
 // command would.
-func loadQuery(t *testing.T, world, line string) worldQuery {
+func loadQuery(t testing.TB, world, line string) worldQuery {
 	t.Helper()
 	args := strings.Fields(line)
 	var pos []string
@@ -99,7 +99,7 @@ func explainChart(t *testing.T, world, line string) *api.Reachability {
 	return rep
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
