@@ -28,7 +28,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(SchemeGroupVersion, &Reachability{})
+	s.AddKnownTypes(SchemeGroupVersion, &Reachability{}, &ReachabilityList{})
 	metav1.AddToGroupVersion(s, SchemeGroupVersion)
 	return nil
 }
@@ -36,4 +36,10 @@ func addKnownTypes(s *runtime.Scheme) error {
 // NewReachability returns an empty report with its type set.
 func NewReachability() *Reachability {
 	return &Reachability{TypeMeta: TypeMeta{APIVersion: APIVersion, Kind: KindReachability}, Requests: []Request{}}
+}
+
+// NewReachabilityList returns an empty list with its type set.
+func NewReachabilityList() *ReachabilityList {
+	return &ReachabilityList{TypeMeta: TypeMeta{APIVersion: APIVersion, Kind: KindReachabilityList},
+		Items: []Reachability{}, Summary: ListSummary{Groups: []RequestGroup{}}}
 }
