@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"github.com/podreach/kubectl-podreach/pkg/explain"
 	"github.com/podreach/kubectl-podreach/pkg/inspect"
 	"github.com/podreach/kubectl-podreach/pkg/podref"
+	"github.com/podreach/kubectl-podreach/pkg/render"
 )
 
 // Options are the parsed values of one run (Flags.ToOptions): the query,
@@ -24,12 +27,28 @@ type Options struct {
 	// host:port DST (one request); exactly one is set.
 	Destination *podref.Ref
 	Target      *podref.Target
-	Headers     []podref.Header // the app's request headers (applied to Target)
-	Ports       []podref.Port   // the destination ports to examine (pod DST); none: all
-	Traffic     api.Traffic     // "" (auto), http or tcp
-	Method      string          // HTTP method (GET)
-	Timeout     time.Duration   // --request-timeout; 0: none
-	Verbosity   int
+	// Fleet forms (Validate checks how they combine): Destinations are the
+	// DSTs of SRC DST1 DST2 … (and the --peers workload), Targets URL DSTs
+	// given with them or with -l/-A/--peers (a usage error); Selector (-l),
+	// AllNamespaces (-A), a lone SRC with -n (NamespaceGiven) or Peers
+	// select the pods.
+	Destinations   []podref.Ref
+	Targets        []*podref.Target
+	Selector       labels.Selector
+	AllNamespaces  bool
+	Namespace      string // the default namespace: -n, else the context's
+	NamespaceGiven bool   // -n was given
+	Peers          bool
+	Details        bool
+	Output         string    // -o as given
+	Progress       io.Writer // where a fleet's progress goes (a terminal), or nil
+
+	Headers   []podref.Header // the app's request headers (applied to Target)
+	Ports     []podref.Port   // the destination ports to examine (pod DST); none: all
+	Traffic   api.Traffic     // "" (auto), http or tcp
+	Method    string          // HTTP method (GET)
+	Timeout   time.Duration   // --request-timeout; 0: none
+	Verbosity int
 
 	// Reader reads the cluster: the embedded world, the -f inputs or the
 	// API server.
@@ -48,16 +67,71 @@ var errRequestsFail = errors.New("at least one request fails")
 
 // Validate checks how the parsed values combine.
 func (o *Options) Validate() error {
+	if err := o.validateFleet(); err != nil {
+		return err
+	}
+	if o.fleet() {
+		return nil
+	}
 	if o.Target != nil && len(o.Ports) > 0 {
 		return usageErr(fmt.Sprintf("--port applies to a pod DST; put the port in the address instead (%s)", o.Target.Raw))
 	}
 	if o.Destination != nil && len(o.Headers) > 0 {
 		return usageErr(fmt.Sprintf("--header applies to a URL or host:port DST, not to pod %q", o.Destination.Raw))
 	}
+	if o.Destination == nil && o.Target == nil {
+		return errDSTRequired(o.Source)
+	}
 	if (o.Destination == nil) == (o.Target == nil) {
 		return usageErr("DST must be either a pod or a URL")
 	}
 	return nil
+}
+
+// fleet tells the fleet forms from the single ones (SRC DST, SRC URL).
+func (o *Options) fleet() bool {
+	return o.Peers || o.Selector != nil || o.AllNamespaces || len(o.Destinations) > 0 ||
+		(o.NamespaceGiven && o.Destination == nil && o.Target == nil && len(o.Targets) == 0)
+}
+
+// validateFleet checks the combinations of the fleet forms.
+func (o *Options) validateFleet() error {
+	if !o.fleet() {
+		if o.Details {
+			return errDetailsSingle()
+		}
+		return nil
+	}
+	switch {
+	case len(o.Targets) > 0:
+		return errURLInFleet(o.Targets[0].Raw)
+	case o.Peers && len(o.Destinations) > 1:
+		return errPeersArgs(o.Destinations)
+	case o.Peers && len(o.Destinations) == 1 && o.Selector != nil:
+		return errPeersBoth(o.Destinations[0])
+	case o.Peers && len(o.Destinations) == 1 && o.Destinations[0].IsPod():
+		return errPeersPod(o.Destinations[0])
+	case o.Peers && len(o.Destinations) == 0 && o.Selector == nil:
+		return errPeersNothing()
+	case o.AllNamespaces && len(o.Destinations) > 0:
+		return errSelectAndDST("-A", o.Destinations)
+	case o.Selector != nil && !o.Peers && len(o.Destinations) > 0:
+		return errSelectAndDST("-l", o.Destinations)
+	case len(o.Headers) > 0:
+		return usageErr("--header applies to a URL DST, not to the fleet forms")
+	case o.Output == render.FormatDot:
+		return errDotFleet()
+	}
+	return nil
+}
+
+// podSet is the fleet's set of pods for the reader.
+func (o *Options) podSet() *inspect.PodSet {
+	set := &inspect.PodSet{Refs: o.Destinations, Selector: o.Selector, Namespace: o.Namespace, AllNamespaces: o.AllNamespaces}
+	if set.Selector == nil && len(set.Refs) == 0 {
+		set.Selector = labels.Everything() // SRC -A, SRC -n NS
+	}
+	return set
 }
 
 // Run reads the cluster (or files), explains and prints. Warnings go to
@@ -84,6 +158,11 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.Target != nil {
 		req.TargetHost = o.Target.Host
 	}
+	if o.Peers {
+		req.Peers = o.podSet()
+	} else if o.fleet() {
+		req.Destinations = o.podSet()
+	}
 	res, err := reader.Read(ctx, req)
 	if err != nil {
 		return err
@@ -97,6 +176,10 @@ func (o *Options) Run(ctx context.Context) error {
 			}
 		}
 		fmt.Fprintf(o.ErrOut, "I podreach: %d API requests\n", len(res.Requests))
+	}
+
+	if o.fleet() {
+		return o.runFleet(res)
 	}
 
 	query := explain.Query{Source: res.Source, Target: o.Target, Ports: o.Ports, Traffic: o.Traffic, Method: o.Method}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
@@ -52,20 +54,28 @@ func (f *PrintFlags) AddFlags(cmd *cobra.Command) {
 	f.outputChanged = func() bool { return cmd.Flags().Changed("output") }
 }
 
-// printer writes the report.
-type printer func(w io.Writer, r *api.Reachability) error
+// printer writes the report: a *api.Reachability or, for the fleet forms,
+// a *api.ReachabilityList.
+type printer func(w io.Writer, obj runtime.Object) error
 
 // ToPrinter returns the printer -o asks for; an unknown format, a template
 // that does not parse or a template file that cannot be read is a usage
-// error. color applies to the table.
-func (f *PrintFlags) ToPrinter(color bool) (printer, error) {
+// error. color applies to the table, details to a list's table.
+func (f *PrintFlags) ToPrinter(color, details bool) (printer, error) {
 	format := *f.OutputFormat
 	if *f.TemplateFlags.TemplateArgument != "" && !f.outputChanged() {
 		format = "go-template"
 	}
 	if slices.Contains(render.Formats, format) {
-		return func(w io.Writer, r *api.Reachability) error {
-			return render.Print(w, r, format, render.Options{Color: color})
+		return func(w io.Writer, obj runtime.Object) error {
+			opts := render.Options{Color: color, Details: details}
+			switch r := obj.(type) {
+			case *api.ReachabilityList:
+				return render.PrintList(w, r, format, opts)
+			case *api.Reachability:
+				return render.Print(w, r, format, opts)
+			}
+			return fmt.Errorf("cannot print %T", obj)
 		}, nil
 	}
 	p, err := f.TemplateFlags.ToPrinter(format)
@@ -75,7 +85,7 @@ func (f *PrintFlags) ToPrinter(color bool) (printer, error) {
 	if err != nil {
 		return nil, usageErr(err.Error())
 	}
-	return func(w io.Writer, r *api.Reachability) error {
+	return func(w io.Writer, r runtime.Object) error {
 		// Into a buffer first: a template that fails half-way prints
 		// nothing (the go-template printer also writes its debugging
 		// notes there).
