@@ -418,6 +418,8 @@ func TestVersionAndHelp(t *testing.T) {
 		"--kubeconfig", "--context", "--request-timeout", "--as",
 		"-o dot | dot -Tsvg", "table|wide|json|yaml|dot",
 		"-o, --output", "--traffic", "-H, --header", "--port", "-f, --filename", "--example",
+		"-l, --selector", "-A, --all-namespaces", "--peers", "--details",
+		"kubectl podreach -n infra --peers sts/etcd", "ReachabilityList",
 	} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("--help lacks %q", want)

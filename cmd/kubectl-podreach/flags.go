@@ -215,7 +215,8 @@ func (p *peersFlag) Set(v string) error {
 	return nil
 }
 
-func (p *peersFlag) Type() string { return "" }
+// Type is "bool" so that help shows --peers as the switch it mostly is.
+func (p *peersFlag) Type() string { return "bool" }
 
 // progressWriter is where the fleet forms report progress: stderr when it
 // is a terminal, else nowhere.
