@@ -178,7 +178,7 @@ func (m *model) destinationPorts(dst *corev1.Pod, only []string) ([]*portGroup, 
 	for _, ip := range podIPs(dst) {
 		ips[ip] = true
 	}
-	for _, svc := range m.services {
+	for _, svc := range m.servicesFor(dst.Namespace) {
 		if !svc.isKube() || svc.resolution == "Alias" {
 			continue
 		}
