@@ -10,8 +10,8 @@ import (
 )
 
 // progressAfter is how many pairs a fleet must have before its progress is
-// shown (on a terminal only).
-const progressAfter = 300
+// shown (on a terminal only; a variable for the test).
+var progressAfter = 300
 
 // leftShown is how many pods left out of a fleet a warning names.
 const leftShown = 5

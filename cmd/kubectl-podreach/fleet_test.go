@@ -252,3 +252,30 @@ func TestFleetLeftOut(t *testing.T) {
 		})
 	}
 }
+
+// TestFleetProgress: a fleet over progressAfter pairs reports its progress
+// on the Progress writer (stderr when it is a terminal), then clears the
+// line; below it, nothing.
+func TestFleetProgress(t *testing.T) {
+	isolate(t)
+	args := []string{"-n", "infra", "--peers", "sts/etcd", "-f", "../../examples/fleet-etcd-peers.yaml", "-o", "json"}
+	for _, tc := range []struct {
+		after int
+		want  string
+	}{{5, "\rexamining pairs: 6/6\r\x1b[K"}, {6, ""}} {
+		o, err := toOptions(t, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var progress bytes.Buffer
+		o.Progress = &progress
+		defer func(n int) { progressAfter = n }(progressAfter)
+		progressAfter = tc.after
+		if err := o.Run(t.Context()); err != errRequestsFail {
+			t.Fatalf("Run: %v", err)
+		}
+		if !strings.HasSuffix(progress.String(), tc.want) || (tc.want == "") != (progress.Len() == 0) {
+			t.Errorf("over %d pairs: progress %q, want it to end with %q", tc.after, progress.String(), tc.want)
+		}
+	}
+}

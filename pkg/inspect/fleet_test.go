@@ -149,3 +149,19 @@ func TestFleetForbiddenNamespace(t *testing.T) {
 		}
 	})
 }
+
+// TestFleetAllNamespacesSlicesForbidden: -A with EndpointSlices forbidden
+// cluster-wide reads them in each namespace instead.
+func TestFleetAllNamespacesSlicesForbidden(t *testing.T) {
+	kube, istio := worldFakes(t)
+	fail(&kube.Fake, "list", "endpointslices", forbidden("discovery.k8s.io", "endpointslices", "list", ""), clusterWide)
+	res := mustReadLive(t, kube, istio, Request{Source: worldMatrix.Source, Destinations: &PodSet{Selector: labels.Everything(), AllNamespaces: true}})
+	for _, want := range []string{"LIST /apis/discovery.k8s.io/v1/namespaces/demo/endpointslices 200", "LIST /apis/discovery.k8s.io/v1/namespaces/other/endpointslices 200"} {
+		if !slices.Contains(res.Requests, want) {
+			t.Errorf("no %q among\n  %s", want, strings.Join(res.Requests, "\n  "))
+		}
+	}
+	if len(res.Snapshot.EndpointSlices) == 0 {
+		t.Error("no EndpointSlices read")
+	}
+}

@@ -149,8 +149,13 @@ func (l *liveRead) read(ctx context.Context) error {
 	var tasks []func(context.Context) error
 	if l.req.allNamespaces() {
 		tasks = append(tasks, l.listAllPods, func(ctx context.Context) error {
-			l.slicesListed[""] = true
-			return l.degrade("endpointslices.discovery.k8s.io", "", l.listAllEndpointSlices(ctx))
+			err := l.listAllEndpointSlices(ctx)
+			if err == nil {
+				l.mu.Lock()
+				l.slicesListed[""] = true // else phase 2 reads each namespace's
+				l.mu.Unlock()
+			}
+			return l.degrade("endpointslices.discovery.k8s.io", "", err)
 		})
 	} else {
 		tasks = l.resolveTasks()
@@ -368,7 +373,7 @@ func (l *liveRead) namespacesThatMatter() []string {
 	for _, ns := range l.req.set().namespaces() {
 		set[ns] = ns != ""
 	}
-	if l.req.allNamespaces() && !l.allPods {
+	if l.req.allNamespaces() && (!l.allPods || !l.slicesListed[""]) {
 		for _, n := range l.snap.Namespaces {
 			set[n.Name] = true
 		}
