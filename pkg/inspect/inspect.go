@@ -31,6 +31,17 @@ type Request struct {
 	// TargetHost is the hostname or IP the application dials (URL form),
 	// "" for the matrix form. It decides which extra namespaces matter.
 	TargetHost string
+	// Scrape is set for --scrape: read the PodMonitors and ServiceMonitors
+	// (optional kinds) and the Pods and EndpointSlices of the namespaces
+	// whose targets are considered.
+	Scrape *ScrapeScope
+}
+
+// ScrapeScope bounds --scrape's targets.
+type ScrapeScope struct {
+	// Namespaces are the namespaces whose pods are targets (-n); nil means
+	// every namespace (-A).
+	Namespaces []string
 }
 
 // Result is a Snapshot plus the pods that SRC and DST resolved to.

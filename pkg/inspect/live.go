@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	discoveryv1client "k8s.io/client-go/kubernetes/typed/discovery/v1"
 
@@ -52,6 +53,10 @@ type LiveOptions struct {
 	// MeshNamespace is where the istio mesh ConfigMap is read
 	// (default istio-system).
 	MeshNamespace string
+	// Dynamic reads the optional kinds no typed client covers: the
+	// Prometheus-operator monitors of --scrape (monitoring.go). Nil: they
+	// are reported as not read.
+	Dynamic dynamic.Interface
 }
 
 // LiveReader reads a Snapshot from the API server. It only reads (get and
@@ -131,6 +136,7 @@ type liveRead struct {
 	namespacesRead map[string]bool // namespaces phase 2 (or 3) read
 
 	namespacesKnown bool         // the cluster-wide Namespace list succeeded
+	everyNamespace  []string     // resources listed in all namespaces (--scrape -A)
 	fallback        []kindReader // kinds forbidden cluster-wide, to read per namespace
 }
 
@@ -150,6 +156,7 @@ func (l *liveRead) read(ctx context.Context) error {
 	if ip := targetIP(l.req.TargetHost); ip != "" {
 		tasks = append(tasks, func(ctx context.Context) error { return l.podsWithIP(ctx, ip) })
 	}
+	tasks = append(tasks, l.scrapeTasks()...)
 	if err := runAll(ctx, tasks...); err != nil {
 		return err
 	}
@@ -314,6 +321,11 @@ func (l *liveRead) namespacesThatMatter() []string {
 	for _, p := range l.extraPods {
 		set[p.Namespace] = true
 	}
+	if l.req.Scrape != nil {
+		for _, ns := range l.req.Scrape.Namespaces {
+			set[ns] = true
+		}
+	}
 	if host := l.req.TargetHost; host != "" {
 		if ip := targetIP(host); ip != "" {
 			for _, s := range l.snap.Services {
@@ -379,10 +391,10 @@ func (l *liveRead) namespaceTasks(nss []string, root string) []func(context.Cont
 	}
 	for _, ns := range nss {
 		l.namespacesRead[ns] = true
-		if !l.podsListed[ns] {
+		if !l.podsListed[ns] && !slices.Contains(l.everyNamespace, "pods") {
 			add(ns, kindReader{"pods", l.listPods})
 		}
-		if !l.slicesListed[ns] {
+		if !l.slicesListed[ns] && !slices.Contains(l.everyNamespace, "endpointslices.discovery.k8s.io") {
 			add(ns, kindReader{"endpointslices.discovery.k8s.io", l.listEndpointSlices})
 		}
 		for _, k := range l.fallback {
@@ -423,6 +435,33 @@ func (l *liveRead) degrade(resource, ns string, err error) error {
 	l.snap.Unread = append(l.snap.Unread, unreadFor(resource, ns, err))
 	l.mu.Unlock()
 	return nil
+}
+
+// scrapeTasks are --scrape's reads in phase 1: the monitors, cluster-wide,
+// and with -A the Pods and EndpointSlices of every namespace (with -n, that
+// namespace is one that matters: phase 2 reads it).
+func (l *liveRead) scrapeTasks() []func(context.Context) error {
+	if l.req.Scrape == nil {
+		return nil
+	}
+	var tasks []func(context.Context) error
+	for _, k := range l.monitorKinds() {
+		tasks = append(tasks, func(ctx context.Context) error { return l.readClusterWide(ctx, k) })
+	}
+	if l.req.Scrape.Namespaces == nil {
+		for _, k := range []kindReader{{"pods", l.listPods}, {"endpointslices.discovery.k8s.io", l.listEndpointSlices}} {
+			tasks = append(tasks, func(ctx context.Context) error {
+				err := k.read(ctx, "")
+				if err == nil {
+					l.mu.Lock()
+					l.everyNamespace = append(l.everyNamespace, k.resource)
+					l.mu.Unlock()
+				}
+				return l.degrade(k.resource, "", err)
+			})
+		}
+	}
+	return tasks
 }
 
 func (l *liveRead) clusterWideKinds() []kindReader {
