@@ -41,6 +41,14 @@ as a red edge with its symptom): one path for a URL, one path per address
 for a pod DST, sharing the hops they have in common (use --port to keep a
 matrix small).
 
+With --scrape (no DST), SRC is a Prometheus: every target it would scrape
+is traced as the URL it dials. The targets are the pods of -n's namespace
+(all namespaces with -A) that the prometheus.io/scrape|port|path|scheme
+annotations mark, as the common kubernetes-pods job reads them (after
+Istio's metrics-merging rewrite to :15020/stats/prometheus, which the
+injector applies to the pod itself), and those the PodMonitor and
+ServiceMonitor endpoints select when these kinds can be read.
+
 With -f the cluster is read from YAML/JSON files (a 'kubectl get -o yaml'
 dump, a List, or multi-document YAML) instead of the API server.
 
@@ -62,6 +70,9 @@ Exit status:
 
   # StatefulSet peers: can kafka-0 reach kafka-1 by every name it might use?
   kubectl podreach kafka/kafka-0 kafka/kafka-1
+
+  # Which of its targets can this Prometheus scrape, in every namespace?
+  kubectl podreach monitoring/prometheus-k8s-0 --scrape -A
 
   # An app that dials a pod IP directly
   kubectl podreach deploy/client http://10.1.2.3:8080/healthz

@@ -14,8 +14,10 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/podreach/kubectl-podreach/examples"
 	"github.com/podreach/kubectl-podreach/pkg/inspect"
 	"github.com/podreach/kubectl-podreach/pkg/podref"
+	"github.com/podreach/kubectl-podreach/pkg/render"
 )
 
 // Flags are the command line as typed: kubectl's connection flags, -o, and
@@ -32,6 +34,10 @@ type Flags struct {
 	Method    string
 	Example   string
 	Verbosity int
+	// Scrape asks for every target the SRC Prometheus would scrape;
+	// AllNamespaces (-A) takes them from every namespace instead of -n's.
+	Scrape        bool
+	AllNamespaces bool
 
 	genericiooptions.IOStreams
 
@@ -72,6 +78,10 @@ func (f *Flags) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&f.Example, "example", "",
 		"Run against an embedded example world instead of a cluster (--example or --example=NAME); its SRC DST apply unless given.")
 	fs.Lookup("example").NoOptDefVal = "default"
+	fs.BoolVar(&f.Scrape, "scrape", false,
+		"SRC is a Prometheus: trace every target it would scrape (prometheus.io annotations, PodMonitors, ServiceMonitors) in -n's namespace, or all with -A; no DST.")
+	fs.BoolVarP(&f.AllNamespaces, "all-namespaces", "A", false,
+		"With --scrape: consider the targets of every namespace (-n still sets SRC's namespace).")
 	fs.IntVarP(&f.Verbosity, "v", "v", 0, "Log level: 4 logs every API request with its status and latency on stderr; 6-9 as kubectl.")
 }
 
@@ -93,6 +103,8 @@ func (f *Flags) ToOptions(args []string) (*Options, error) {
 	if o.Print, err = f.PrintFlags.ToPrinter(colorAllowed(f.Out)); err != nil {
 		return nil, err
 	}
+	o.tableForm = *f.PrintFlags.TemplateFlags.TemplateArgument == "" &&
+		(*f.PrintFlags.OutputFormat == render.FormatTable || *f.PrintFlags.OutputFormat == render.FormatWide)
 	if o.Traffic, err = podref.ParseTraffic(f.Traffic); err != nil {
 		return nil, err
 	}
@@ -122,6 +134,9 @@ func (f *Flags) ToOptions(args []string) (*Options, error) {
 		}
 	}
 
+	if f.Scrape || f.AllNamespaces {
+		return f.scrapeOptions(o, args, namespace, world)
+	}
 	switch n := len(args); {
 	case n == 0:
 		return nil, usageErr("SRC and DST are required: kubectl podreach SRC DST (or try --example)")
@@ -146,6 +161,31 @@ func (f *Flags) ToOptions(args []string) (*Options, error) {
 			return nil, err
 		}
 		o.Destination = &ref
+	}
+	o.Reader = func() (inspect.Reader, error) { return f.newReader(world) }
+	return o, nil
+}
+
+// scrapeOptions completes --scrape: SRC only; the targets are those of the
+// default namespace (-n, else the context's, as kubectl get), or of every
+// namespace with -A.
+func (f *Flags) scrapeOptions(o *Options, args []string, namespace string, world *examples.World) (*Options, error) {
+	if !f.Scrape {
+		return nil, usageErr("-A applies to --scrape: kubectl podreach SRC --scrape -A")
+	}
+	switch n := len(args); {
+	case n == 0:
+		return nil, usageErr("SRC is required: kubectl podreach SRC --scrape (SRC is the Prometheus pod)")
+	case n > 1:
+		return nil, usageErr(fmt.Sprintf("--scrape takes no DST: the targets come from the cluster (got %s)", strings.Join(args[1:], " ")))
+	}
+	var err error
+	if o.Source, err = podref.Parse(args[0], namespace); err != nil {
+		return nil, err
+	}
+	o.Scrape = &inspect.ScrapeScope{Namespaces: []string{namespace}}
+	if f.AllNamespaces {
+		o.Scrape.Namespaces = nil
 	}
 	o.Reader = func() (inspect.Reader, error) { return f.newReader(world) }
 	return o, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -30,12 +31,18 @@ type Options struct {
 	Method      string          // HTTP method (GET)
 	Timeout     time.Duration   // --request-timeout; 0: none
 	Verbosity   int
+	// Scrape is set for --scrape (no DST): the namespaces whose targets
+	// count (nil: all, -A).
+	Scrape *inspect.ScrapeScope
 
 	// Reader reads the cluster: the embedded world, the -f inputs or the
 	// API server.
 	Reader func() (inspect.Reader, error)
 	// Print writes the report in the -o format.
 	Print printer
+	// tableForm: -o table or wide, read by a person (--scrape names each
+	// target before its report).
+	tableForm bool
 	// Notice is printed on stderr first (which example world is shown).
 	Notice string
 
@@ -48,6 +55,17 @@ var errRequestsFail = errors.New("at least one request fails")
 
 // Validate checks how the parsed values combine.
 func (o *Options) Validate() error {
+	if o.Scrape != nil {
+		switch {
+		case len(o.Ports) > 0:
+			return usageErr("--port does not apply to --scrape: each target's port is what Prometheus dials")
+		case len(o.Headers) > 0:
+			return usageErr("--header does not apply to --scrape")
+		case o.Destination != nil || o.Target != nil:
+			return usageErr("--scrape takes no DST")
+		}
+		return nil
+	}
 	if o.Target != nil && len(o.Ports) > 0 {
 		return usageErr(fmt.Sprintf("--port applies to a pod DST; put the port in the address instead (%s)", o.Target.Raw))
 	}
@@ -80,7 +98,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	req := inspect.Request{Source: o.Source, Destination: o.Destination}
+	req := inspect.Request{Source: o.Source, Destination: o.Destination, Scrape: o.Scrape}
 	if o.Target != nil {
 		req.TargetHost = o.Target.Host
 	}
@@ -88,15 +106,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Verbosity >= 4 {
-		// client-go has logged each request as it went (logRequests); the
-		// sorted list adds each outcome as podreach saw it.
-		if o.Verbosity >= 5 {
-			for _, r := range res.Requests {
-				fmt.Fprintf(o.ErrOut, "I podreach: %s\n", r)
-			}
-		}
-		fmt.Fprintf(o.ErrOut, "I podreach: %d API requests\n", len(res.Requests))
+	o.logRequests(res)
+	if o.Scrape != nil {
+		return o.runScrape(res)
 	}
 
 	query := explain.Query{Source: res.Source, Target: o.Target, Ports: o.Ports, Traffic: o.Traffic, Method: o.Method}
@@ -109,14 +121,93 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-
-	for _, w := range append(res.Warnings, report.Warnings...) {
-		fmt.Fprintf(o.ErrOut, "Warning: %s\n", oneLine(w))
-	}
+	o.printWarnings(res.Warnings, report.Warnings)
 	if err := o.Print(o.Out, report); err != nil {
 		return err
 	}
 	if anyFails(report) {
+		return errRequestsFail
+	}
+	return nil
+}
+
+// logRequests prints, from -v=4, what the read cost (and from -v=5 each
+// request).
+func (o *Options) logRequests(res *inspect.Result) {
+	if o.Verbosity >= 4 {
+		// client-go has logged each request as it went (logRequests); the
+		// sorted list adds each outcome as podreach saw it.
+		if o.Verbosity >= 5 {
+			for _, r := range res.Requests {
+				fmt.Fprintf(o.ErrOut, "I podreach: %s\n", r)
+			}
+		}
+		fmt.Fprintf(o.ErrOut, "I podreach: %d API requests\n", len(res.Requests))
+	}
+}
+
+// printWarnings prints the read's and the reports' warnings once each, in
+// order, as "Warning: " lines on stderr.
+func (o *Options) printWarnings(lists ...[]string) {
+	seen := map[string]bool{}
+	for _, list := range lists {
+		for _, w := range list {
+			if w = oneLine(w); !seen[w] {
+				seen[w] = true
+				fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
+			}
+		}
+	}
+}
+
+// runScrape traces every target the SRC Prometheus would scrape, each as
+// the URL form, and prints the reports one after another in the -o format
+// (table forms: each after a "# scrape target" line naming the target and
+// where it came from). Exit status 1 if any scrape fails.
+//
+// This is the stand-in until the fleet runner prints a grouped table and a
+// ReachabilityList: explain.ScrapeTargets gives it the queries (one per
+// row) and their provenance.
+func (o *Options) runScrape(res *inspect.Result) error {
+	targets, err := explain.ScrapeTargets(res.Snapshot, res.Source, o.Scrape.Namespaces)
+	if err != nil {
+		return err
+	}
+	warnings := [][]string{res.Warnings}
+	reports := make([]*api.Reachability, len(targets))
+	for i, t := range targets {
+		if reports[i], err = explain.Explain(res.Snapshot, t.Query); err != nil {
+			return err
+		}
+		warnings = append(warnings, reports[i].Warnings)
+	}
+	o.printWarnings(warnings...)
+	if len(targets) == 0 {
+		where := "namespace " + strings.Join(o.Scrape.Namespaces, ", ")
+		if o.Scrape.Namespaces == nil {
+			where = "any namespace"
+		}
+		fmt.Fprintf(o.ErrOut, "No scrape targets for %s in %s.\n", res.Source, where)
+		return nil
+	}
+	fails := false
+	for i, t := range targets {
+		if o.tableForm {
+			if i > 0 {
+				fmt.Fprintln(o.Out)
+			}
+			origins := make([]string, len(t.Origins))
+			for j, orig := range t.Origins {
+				origins[j] = orig.String()
+			}
+			fmt.Fprintf(o.Out, "# scrape target %d/%d: %s %s (%s)\n", i+1, len(targets), t.Pod, t.URL, strings.Join(origins, "; "))
+		}
+		if err := o.Print(o.Out, reports[i]); err != nil {
+			return err
+		}
+		fails = fails || anyFails(reports[i])
+	}
+	if fails {
 		return errRequestsFail
 	}
 	return nil
