@@ -105,6 +105,7 @@ func (f *Flags) ToOptions(args []string) (*Options, error) {
 	}
 	o.tableForm = *f.PrintFlags.TemplateFlags.TemplateArgument == "" &&
 		(*f.PrintFlags.OutputFormat == render.FormatTable || *f.PrintFlags.OutputFormat == render.FormatWide)
+	o.yamlForm = *f.PrintFlags.OutputFormat == render.FormatYAML
 	if o.Traffic, err = podref.ParseTraffic(f.Traffic); err != nil {
 		return nil, err
 	}

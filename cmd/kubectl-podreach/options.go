@@ -43,6 +43,8 @@ type Options struct {
 	// tableForm: -o table or wide, read by a person (--scrape names each
 	// target before its report).
 	tableForm bool
+	// yamlForm: -o yaml, whose reports --scrape separates with "---".
+	yamlForm bool
 	// Notice is printed on stderr first (which example world is shown).
 	Notice string
 
@@ -192,6 +194,9 @@ func (o *Options) runScrape(res *inspect.Result) error {
 	}
 	fails := false
 	for i, t := range targets {
+		if i > 0 && o.yamlForm {
+			fmt.Fprintln(o.Out, "---")
+		}
 		if o.tableForm {
 			if i > 0 {
 				fmt.Fprintln(o.Out)

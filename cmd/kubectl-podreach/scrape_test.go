@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
+)
+
+// scrapeWorlds are the example worlds whose `# podreach:` lines include a
+// --scrape run.
+func scrapeWorlds(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, w := range worlds(t) {
+		for _, args := range queryLines(t, worldPath(w), w.Data) {
+			if slices.Contains(args, "--scrape") {
+				out[worldPath(w)] = args
+			}
+		}
+	}
+	return out
+}
+
+// Every report of a --scrape run is the report of the single URL query for
+// the same SRC and target: the run only lists targets, it answers nothing
+// on its own.
+func TestScrapeAgreesWithSinglePairs(t *testing.T) {
+	isolate(t)
+	ws := scrapeWorlds(t)
+	if len(ws) < 2 {
+		t.Fatalf("%d worlds with a --scrape line, want the annotation and the monitor worlds", len(ws))
+	}
+	for file, args := range ws {
+		t.Run(file, func(t *testing.T) {
+			r := runCmd(t, append(slices.Clone(args), "-f", file, "-o", "json")...)
+			if r.code != exitOK && r.code != exitFails {
+				t.Fatalf("exit %d: %s", r.code, r.errOut)
+			}
+			reports := decodeStream(t, r.out)
+			if len(reports) < 3 {
+				t.Fatalf("%d scrape targets, want several", len(reports))
+			}
+			fails := false
+			for _, rep := range reports {
+				single := runCmd(t, rep.Source.Namespace+"/"+rep.Source.Name, rep.Target.URL, "-f", file, "-o", "json")
+				want := decodeStream(t, single.out)
+				if len(want) != 1 || !reflect.DeepEqual(rep, want[0]) {
+					t.Errorf("%s: the --scrape report differs from the single query's", rep.Target.URL)
+				}
+				for _, q := range rep.Requests {
+					fails = fails || q.Verdict == api.VerdictFails
+				}
+			}
+			if want := map[bool]int{true: exitFails, false: exitOK}[fails]; r.code != want {
+				t.Errorf("exit %d, the reports say %d", r.code, want)
+			}
+			table := runCmd(t, append(slices.Clone(args), "-f", file)...)
+			if n := strings.Count(table.out, "# scrape target "); n != len(reports) {
+				t.Errorf("the table names %d targets, -o json has %d reports", n, len(reports))
+			}
+		})
+	}
+}
+
+func decodeStream(t *testing.T, s string) []*api.Reachability {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	var out []*api.Reachability
+	for {
+		r := &api.Reachability{}
+		if err := dec.Decode(r); err == io.EOF {
+			return out
+		} else if err != nil {
+			t.Fatalf("not a stream of JSON reports: %v\n%s", err, s)
+		}
+		out = append(out, r)
+	}
+}
