@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/podreach/kubectl-podreach/examples"
+	"github.com/podreach/kubectl-podreach/test/e2e/harness"
+)
+
+// TestScrape runs each example world's `--scrape` line against the API
+// server (the monitors read through the dynamic client, the pods of every
+// namespace with -A), as the admin and as a user holding only the README's
+// ClusterRole, and requires the reports, warnings and exit status of the -f
+// run of the same world.
+func TestScrape(t *testing.T) {
+	c := shared(t)
+	role := readmeRole(t)
+	bindUsers(t, c, role)
+	worlds, err := examples.Worlds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, w := range worlds {
+		args := scrapeArgs(t, w)
+		if args == nil {
+			continue
+		}
+		n++
+		t.Run(w.Name, func(t *testing.T) {
+			objs, err := harness.LoadYAML(w.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applyUntilCleanup(t, c, objs)
+			want := podreach(t, append(slices.Clone(args), "-f", "examples/"+w.File, "-o", "json")...)
+			if want.code > 1 || len(reportStream(t, want.stdout)) < 3 {
+				t.Fatalf("the -f run did not list the scrape targets:\n%s", want)
+			}
+			admin := podreach(t, append(slices.Clone(args), "--kubeconfig", c.AdminKubeconfig(), "-o", "json")...)
+			requireSameStream(t, "admin", want, admin)
+
+			auditStart := countAudit(t, c, readerUser)
+			reader := podreach(t, append(slices.Clone(args), "--kubeconfig", c.Kubeconfig(readerUser), "-o", "json", "-v=4")...)
+			requireSameStream(t, "README role", want, reader)
+			requireOnlyReads(t, c, role, auditStart, requestCount(t, reader))
+			if !strings.Contains(reader.stderr, "/apis/monitoring.coreos.com/v1/podmonitors") {
+				t.Errorf("the live run did not list PodMonitors:\n%s", reader.stderr)
+			}
+		})
+	}
+	if n < 2 {
+		t.Errorf("%d worlds with a --scrape line", n)
+	}
+}
+
+// scrapeArgs is a world's `# podreach: ... --scrape ...` line, nil if none.
+func scrapeArgs(t *testing.T, w examples.World) []string {
+	t.Helper()
+	for _, line := range strings.Split(string(w.Data), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			return nil
+		}
+		rest, ok := strings.CutPrefix(line, "# podreach:")
+		if !ok {
+			continue
+		}
+		args, err := examples.SplitWords(rest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(args, "--scrape") {
+			return args
+		}
+	}
+	return nil
+}
+
+// requireSameStream compares two runs that print a stream of JSON reports.
+func requireSameStream(t *testing.T, who string, want, got result) {
+	t.Helper()
+	if got.code != want.code {
+		t.Errorf("%s: exit status %d, the -f run exits %d\nlive: %s\n-f: %s", who, got.code, want.code, got, want)
+		return
+	}
+	if w, g := warnings(want.stderr), warnings(got.stderr); !slices.Equal(w, g) {
+		t.Errorf("%s: warnings differ\n-f:   %q\nlive: %q", who, w, g)
+	}
+	if w, g := reportStream(t, want.stdout), reportStream(t, got.stdout); !reflect.DeepEqual(w, g) {
+		t.Errorf("%s: the live reports differ from the -f reports:\n%s", who, jsonDiff(w, g))
+	}
+}
+
+func reportStream(t *testing.T, s string) []any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(s))
+	var out []any
+	for {
+		var v any
+		if err := dec.Decode(&v); err == io.EOF {
+			return out
+		} else if err != nil {
+			t.Fatalf("not a stream of JSON reports: %v\n%s", err, truncate(s, 2000))
+		}
+		out = append(out, v)
+	}
+}
