@@ -18,10 +18,12 @@ func scrapeWorlds(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, w := range worlds(t) {
-		for _, args := range queryLines(t, worldPath(w), w.Data) {
-			if slices.Contains(args, "--scrape") {
-				out[worldPath(w)] = args
-			}
+		args, err := w.QueryWith("--scrape")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args != nil {
+			out[worldPath(w)] = args
 		}
 	}
 	return out

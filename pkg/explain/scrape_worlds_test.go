@@ -27,7 +27,10 @@ func TestScrapeTargetsOfExamples(t *testing.T) {
 	}
 	n := 0
 	for _, w := range worlds {
-		args := scrapeLine(t, w)
+		args, err := w.QueryWith("--scrape")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if args == nil {
 			continue
 		}
@@ -79,26 +82,4 @@ func TestScrapeTargetsOfExamples(t *testing.T) {
 	if n < 2 {
 		t.Errorf("%d example worlds with a --scrape line, want the annotation and the monitor worlds", n)
 	}
-}
-
-// scrapeLine is a world's `# podreach: SRC --scrape ...` line, nil if none.
-func scrapeLine(t *testing.T, w examples.World) []string {
-	t.Helper()
-	for _, line := range strings.Split(string(w.Data), "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "# podreach:")
-		if !strings.HasPrefix(line, "#") {
-			break
-		}
-		if !ok {
-			continue
-		}
-		args, err := examples.SplitWords(rest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if slices.Contains(args, "--scrape") {
-			return args
-		}
-	}
-	return nil
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"io"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -27,7 +26,10 @@ func TestScrape(t *testing.T) {
 	}
 	n := 0
 	for _, w := range worlds {
-		args := scrapeArgs(t, w)
+		args, err := w.QueryWith("--scrape")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if args == nil {
 			continue
 		}
@@ -59,41 +61,10 @@ func TestScrape(t *testing.T) {
 	}
 }
 
-// scrapeArgs is a world's `# podreach: ... --scrape ...` line, nil if none.
-func scrapeArgs(t *testing.T, w examples.World) []string {
-	t.Helper()
-	for _, line := range strings.Split(string(w.Data), "\n") {
-		if !strings.HasPrefix(line, "#") {
-			return nil
-		}
-		rest, ok := strings.CutPrefix(line, "# podreach:")
-		if !ok {
-			continue
-		}
-		args, err := examples.SplitWords(rest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if slices.Contains(args, "--scrape") {
-			return args
-		}
-	}
-	return nil
-}
-
 // requireSameStream compares two runs that print a stream of JSON reports.
 func requireSameStream(t *testing.T, who string, want, got result) {
 	t.Helper()
-	if got.code != want.code {
-		t.Errorf("%s: exit status %d, the -f run exits %d\nlive: %s\n-f: %s", who, got.code, want.code, got, want)
-		return
-	}
-	if w, g := warnings(want.stderr), warnings(got.stderr); !slices.Equal(w, g) {
-		t.Errorf("%s: warnings differ\n-f:   %q\nlive: %q", who, w, g)
-	}
-	if w, g := reportStream(t, want.stdout), reportStream(t, got.stdout); !reflect.DeepEqual(w, g) {
-		t.Errorf("%s: the live reports differ from the -f reports:\n%s", who, jsonDiff(w, g))
-	}
+	requireSame(t, who, want, got, func(s string) any { return reportStream(t, s) })
 }
 
 func reportStream(t *testing.T, s string) []any {
