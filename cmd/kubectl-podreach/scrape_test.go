@@ -84,3 +84,25 @@ func decodeStream(t *testing.T, s string) []*api.Reachability {
 		out = append(out, r)
 	}
 }
+
+// -n bounds the targets to one namespace (SRC named with its own); -A
+// takes them all.
+func TestScrapeNamespaceScope(t *testing.T) {
+	isolate(t)
+	for file, args := range scrapeWorlds(t) {
+		all := decodeStream(t, runCmd(t, args[0], "--scrape", "-A", "-f", file, "-o", "json").out)
+		shop := decodeStream(t, runCmd(t, args[0], "--scrape", "-n", "shop", "-f", file, "-o", "json").out)
+		if len(shop) == 0 || len(shop) >= len(all) {
+			t.Errorf("%s: %d targets in shop, %d in all namespaces", file, len(shop), len(all))
+		}
+		for _, r := range shop {
+			if r.Destination == nil || r.Destination.Namespace != "shop" {
+				t.Errorf("%s: -n shop traced %s", file, r.Target.URL)
+			}
+		}
+		none := runCmd(t, args[0], "--scrape", "-n", "kube-system", "-f", file)
+		if none.code != exitOK || none.out != "" || !strings.Contains(none.errOut, "No scrape targets") {
+			t.Errorf("%s: no targets in kube-system: exit %d, stdout %q, stderr %q", file, none.code, none.out, none.errOut)
+		}
+	}
+}
