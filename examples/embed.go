@@ -10,6 +10,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -107,10 +108,47 @@ func load(file string) (World, error) {
 	return World{Name: strings.TrimSuffix(file, ".yaml"), File: file, Args: args, Data: data}, nil
 }
 
+// Queries returns the words of every `# podreach:` line at the top of the
+// world (the first is Args).
+func (w World) Queries() ([][]string, error) {
+	var out [][]string
+	for _, line := range argsLines(w.Data) {
+		words, err := SplitWords(line)
+		if err != nil {
+			return nil, fmt.Errorf("examples/%s: %w", w.File, err)
+		}
+		out = append(out, words)
+	}
+	return out, nil
+}
+
+// QueryWith returns the first `# podreach:` line that has the word (such as
+// "--scrape"), nil if none does.
+func (w World) QueryWith(word string) ([]string, error) {
+	qs, err := w.Queries()
+	for _, q := range qs {
+		if slices.Contains(q, word) {
+			return q, err
+		}
+	}
+	return nil, err
+}
+
 // ParseArgsLine reads the `# podreach: ARGS` line at the top of a world
 // (leading comment lines and blank lines may precede it) and splits ARGS
 // into words, honouring single and double quotes as a shell would.
 func ParseArgsLine(data []byte) ([]string, error) {
+	lines := argsLines(data)
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("no `# podreach: SRC DST` line at the top")
+	}
+	return SplitWords(lines[0])
+}
+
+// argsLines are the ARGS of the `# podreach: ARGS` lines among the comment
+// and blank lines that start a world.
+func argsLines(data []byte) []string {
+	var out []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -120,13 +158,11 @@ func ParseArgsLine(data []byte) ([]string, error) {
 		if !strings.HasPrefix(line, "#") {
 			break
 		}
-		rest, ok := strings.CutPrefix(strings.TrimSpace(strings.TrimPrefix(line, "#")), "podreach:")
-		if !ok {
-			continue
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(strings.TrimPrefix(line, "#")), "podreach:"); ok {
+			out = append(out, rest)
 		}
-		return SplitWords(rest)
 	}
-	return nil, fmt.Errorf("no `# podreach: SRC DST` line at the top")
+	return out
 }
 
 // SplitWords splits s into words like a POSIX shell without expansions:

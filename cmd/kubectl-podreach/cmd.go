@@ -56,6 +56,16 @@ every pair's table. -o json|yaml print a ReachabilityList (items: one
 Reachability per pair; summary.groups). A URL DST is a single target, and
 -o dot draws one pair: neither combines with a fleet form.
 
+With --scrape (no DST), SRC is a Prometheus: every target it would scrape
+is traced as the URL it dials. The targets are the pods of -n's namespace
+(all namespaces with -A) that the prometheus.io/scrape|port|path|scheme
+annotations mark, as the common kubernetes-pods job reads them (after
+Istio's metrics-merging rewrite to :15020/stats/prometheus, which the
+injector applies to the pod itself), and those the PodMonitor and
+ServiceMonitor endpoints select when these kinds can be read. They print
+as a fleet: grouped by outcome, or a ReachabilityList whose items'
+target.origins say where each URL came from.
+
 With -f the cluster is read from YAML/JSON files (a 'kubectl get -o yaml'
 dump, a List, or multi-document YAML) instead of the API server.
 
@@ -91,6 +101,9 @@ Exit status:
 
   # Every ordered pair of etcd members, every port, every address (grouped by outcome)
   kubectl podreach -n infra --peers sts/etcd
+
+  # Which of its targets can this Prometheus scrape, in every namespace?
+  kubectl podreach monitoring/prometheus-k8s-0 --scrape -A
 
   # An app that dials a pod IP directly
   kubectl podreach deploy/client http://10.1.2.3:8080/healthz

@@ -126,6 +126,25 @@ func TestToOptions(t *testing.T) {
 				}
 			}},
 
+		{name: "--scrape: SRC only, targets of -n's namespace", argv: append([]string{"-n", "monitoring", "prometheus-0", "--scrape"}, f...),
+			check: func(t *testing.T, o *Options) {
+				if o.Source.Namespace != "monitoring" || o.Destination != nil || o.Target != nil {
+					t.Errorf("source %+v destination %+v target %+v", o.Source, o.Destination, o.Target)
+				}
+				if o.Scrape == nil || !slices.Equal(o.Scrape.Namespaces, []string{"monitoring"}) {
+					t.Errorf("scrape scope = %+v", o.Scrape)
+				}
+			}},
+		{name: "--scrape -A: every namespace", argv: append([]string{"monitoring/prometheus-0", "--scrape", "-A"}, f...),
+			check: func(t *testing.T, o *Options) {
+				if o.Scrape == nil || o.Scrape.Namespaces != nil {
+					t.Errorf("scrape scope = %+v, want all namespaces", o.Scrape)
+				}
+			}},
+		{name: "--scrape without SRC", argv: append([]string{"--scrape"}, f...), wantErr: "SRC is required"},
+		{name: "--scrape with a DST", argv: append([]string{"p", "demo/web-0", "--scrape"}, f...), wantErr: "--scrape takes no DST"},
+		{name: "--scrape with --port", argv: append([]string{"p", "--scrape", "--port", "9090"}, f...), wantErr: "--port does not apply to --scrape"},
+		{name: "--scrape with -l", argv: append([]string{"p", "--scrape", "-l", "app=web"}, f...), wantErr: "--scrape selects its targets itself"},
 		{name: "bad -o", argv: append([]string{"a", "b", "-o", "xml"}, f...),
 			wantErr: `unable to match a printer suitable for the output format "xml", allowed formats are: dot,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,table,template,templatefile,wide,yaml`},
 		{name: "bad jsonpath", argv: append([]string{"a", "b", "-o", "jsonpath={.requests[}"}, f...), wantErr: "error parsing jsonpath {.requests[}"},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/podreach/kubectl-podreach/examples"
 	"github.com/podreach/kubectl-podreach/pkg/inspect"
 	"github.com/podreach/kubectl-podreach/pkg/podref"
 )
@@ -35,6 +37,9 @@ type Flags struct {
 	Method    string
 	Example   string
 	Verbosity int
+	// Scrape asks for every target the SRC Prometheus would scrape;
+	// AllNamespaces (-A) takes them from every namespace instead of -n's.
+	Scrape bool
 
 	// The fleet forms: -l, -A, --peers, --details.
 	Selector      string
@@ -90,12 +95,14 @@ func (f *Flags) AddFlags(cmd *cobra.Command) {
 	fs.StringVarP(&f.Selector, "selector", "l", "",
 		"Fleet form: every pod this label selector matches (in -n's namespace, or all with -A) is a DST, e.g. -l app=web; with --peers, the peers.")
 	fs.BoolVarP(&f.AllNamespaces, "all-namespaces", "A", false,
-		"Fleet form: every pod of every namespace is a DST (or, with -l, every pod it matches). SRC still resolves in -n's namespace.")
+		"Fleet form: every pod of every namespace is a DST (or, with -l, every pod it matches); with --scrape, the targets of every namespace. SRC still resolves in -n's namespace.")
 	fs.Var(&f.Peers, "peers",
 		"Fleet form: every ordered pair of the pods of one workload (--peers sts/etcd, --peers deploy/NAME) or of -l SELECTOR, on every port, by every address.")
 	fs.Lookup("peers").NoOptDefVal = "true"
 	fs.BoolVar(&f.Details, "details", false,
 		"Fleet forms: print every request of every pair (one table per pair) instead of the requests grouped by outcome.")
+	fs.BoolVar(&f.Scrape, "scrape", false,
+		"SRC is a Prometheus: trace every target it would scrape (prometheus.io annotations, PodMonitors, ServiceMonitors) in -n's namespace, or all with -A; no DST.")
 	fs.IntVarP(&f.Verbosity, "v", "v", 0, "Log level: 4 logs every API request with its status and latency on stderr; 6-9 as kubectl.")
 }
 
@@ -158,6 +165,10 @@ func (f *Flags) ToOptions(args []string) (*Options, error) {
 	}
 	if slices.Contains(f.With, "-") && (slices.Contains(f.Filenames, "-") || world != nil) {
 		return nil, usageErr("--with - and -f - (or --example) cannot both read standard input")
+	}
+	if f.Scrape {
+		o.Output = *f.PrintFlags.OutputFormat
+		return f.scrapeOptions(o, args, namespace, world)
 	}
 
 	o.Namespace, o.NamespaceGiven = namespace, f.flags != nil && f.flags.Changed("namespace")
@@ -249,6 +260,33 @@ func progressWriter(w io.Writer) io.Writer {
 		return w
 	}
 	return nil
+}
+
+// scrapeOptions completes --scrape: SRC only; the targets are those of the
+// default namespace (-n, else the context's, as kubectl get), or of every
+// namespace with -A.
+func (f *Flags) scrapeOptions(o *Options, args []string, namespace string, world *examples.World) (*Options, error) {
+	switch n := len(args); {
+	case n == 0:
+		return nil, usageErr("SRC is required: kubectl podreach SRC --scrape (SRC is the Prometheus pod)")
+	case n > 1:
+		return nil, usageErr(fmt.Sprintf("--scrape takes no DST: the targets come from the cluster (got %s)", strings.Join(args[1:], " ")))
+	}
+	var err error
+	if o.Source, err = podref.Parse(args[0], namespace); err != nil {
+		return nil, err
+	}
+	o.Scrape = &inspect.ScrapeScope{Namespaces: []string{namespace}}
+	if f.AllNamespaces {
+		o.Scrape.Namespaces = nil
+	}
+	o.Namespace, o.AllNamespaces, o.Details = namespace, f.AllNamespaces, f.Details
+	o.Progress = progressWriter(f.ErrOut)
+	if f.flags != nil && (f.flags.Changed("selector") || f.Peers.on) {
+		return nil, usageErr("--scrape selects its targets itself: it does not combine with -l or --peers")
+	}
+	o.Reader = func() (inspect.Reader, error) { return f.newReader(world) }
+	return o, nil
 }
 
 // defaultNamespace is where SRC and DST without a namespace live: -n, else

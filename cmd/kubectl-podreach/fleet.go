@@ -25,18 +25,7 @@ func (o *Options) runFleet(res *inspect.Result, snap *snapshot.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	q := explain.FleetQuery{Pairs: pairs, Ports: o.Ports, Traffic: o.Traffic, Method: o.Method}
-	if o.Progress != nil && len(pairs) > progressAfter {
-		step := max(len(pairs)/100, 1)
-		q.Progress = func(done, total int) {
-			if done%step == 0 || done == total {
-				fmt.Fprintf(o.Progress, "\rexamining pairs: %d/%d", done, total)
-			}
-			if done == total {
-				fmt.Fprint(o.Progress, "\r\x1b[K")
-			}
-		}
-	}
+	q := explain.FleetQuery{Pairs: pairs, Ports: o.Ports, Traffic: o.Traffic, Method: o.Method, Progress: o.progress(len(pairs))}
 	if o.Diff {
 		before, err := explain.NewEngine(res.Snapshot).Fleet(q)
 		if err != nil {
@@ -69,6 +58,23 @@ func (o *Options) runFleet(res *inspect.Result, snap *snapshot.Snapshot) error {
 		return errRequestsFail
 	}
 	return nil
+}
+
+// progress reports, on a terminal, how many of n queries are done, when
+// there are more than progressAfter; nil otherwise.
+func (o *Options) progress(n int) func(done, total int) {
+	if o.Progress == nil || n <= progressAfter {
+		return nil
+	}
+	step := max(n/100, 1)
+	return func(done, total int) {
+		if done%step == 0 || done == total {
+			fmt.Fprintf(o.Progress, "\rexamining: %d/%d", done, total)
+		}
+		if done == total {
+			fmt.Fprint(o.Progress, "\r\x1b[K")
+		}
+	}
 }
 
 // pairs lists the (SRC, DST) pairs of the fleet: SRC to every member but

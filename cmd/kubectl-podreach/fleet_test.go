@@ -262,7 +262,7 @@ func TestFleetProgress(t *testing.T) {
 	for _, tc := range []struct {
 		after int
 		want  string
-	}{{5, "\rexamining pairs: 6/6\r\x1b[K"}, {6, ""}} {
+	}{{5, "\rexamining: 6/6\r\x1b[K"}, {6, ""}} {
 		o, err := toOptions(t, args)
 		if err != nil {
 			t.Fatal(err)

@@ -50,6 +50,9 @@ type Options struct {
 	Method    string          // HTTP method (GET)
 	Timeout   time.Duration   // --request-timeout; 0: none
 	Verbosity int
+	// Scrape is set for --scrape (no DST): the namespaces whose targets
+	// count (nil: all, -A).
+	Scrape *inspect.ScrapeScope
 
 	// Reader reads the cluster: the embedded world, the -f inputs or the
 	// API server.
@@ -75,6 +78,23 @@ var errRequestsFail = errors.New("at least one request fails")
 
 // Validate checks how the parsed values combine.
 func (o *Options) Validate() error {
+	if o.Diff && len(o.With) == 0 {
+		return usageErr("--diff compares the cluster with and without --with FILE: give --with")
+	}
+	if o.Diff && o.FixFile != "" {
+		return usageErr("--fix-file writes the fixes of a report; it does not combine with --diff")
+	}
+	if o.Scrape != nil {
+		switch {
+		case len(o.Ports) > 0:
+			return usageErr("--port does not apply to --scrape: each target's port is what Prometheus dials")
+		case len(o.Headers) > 0:
+			return usageErr("--header does not apply to --scrape")
+		case o.Destination != nil || o.Target != nil:
+			return usageErr("--scrape takes no DST")
+		}
+		return nil
+	}
 	if err := o.validateFleet(); err != nil {
 		return err
 	}
@@ -92,12 +112,6 @@ func (o *Options) Validate() error {
 	}
 	if (o.Destination == nil) == (o.Target == nil) {
 		return usageErr("DST must be either a pod or a URL")
-	}
-	if o.Diff && len(o.With) == 0 {
-		return usageErr("--diff compares the cluster with and without --with FILE: give --with")
-	}
-	if o.Diff && o.FixFile != "" {
-		return usageErr("--fix-file writes the fixes of a report; it does not combine with --diff")
 	}
 	return nil
 }
@@ -168,28 +182,30 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	req := inspect.Request{Source: o.Source, Destination: o.Destination}
+	req := inspect.Request{Source: o.Source, Destination: o.Destination, Scrape: o.Scrape}
 	if o.Target != nil {
 		req.TargetHost = o.Target.Host
 	}
-	if o.Peers {
+	switch {
+	case o.Scrape != nil:
+		// The targets' pods: with -A every namespace's, read in pages as
+		// for the fleet forms (with -n, Scrape makes that namespace one
+		// that matters).
+		if o.AllNamespaces {
+			req.Destinations = o.podSet()
+		}
+	case o.Peers:
 		req.Peers = o.podSet()
-	} else if o.fleet() {
+	case o.fleet():
 		req.Destinations = o.podSet()
 	}
 	res, err := reader.Read(ctx, req)
 	if err != nil {
 		return err
 	}
-	if o.Verbosity >= 4 {
-		// client-go has logged each request as it went (logRequests); the
-		// sorted list adds each outcome as podreach saw it.
-		if o.Verbosity >= 5 {
-			for _, r := range res.Requests {
-				fmt.Fprintf(o.ErrOut, "I podreach: %s\n", r)
-			}
-		}
-		fmt.Fprintf(o.ErrOut, "I podreach: %d API requests\n", len(res.Requests))
+	o.logRequests(res)
+	if o.Scrape != nil {
+		return o.runScrape(res)
 	}
 
 	snap, err := o.overlay(res.Snapshot)
@@ -213,10 +229,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-
-	for _, w := range append(res.Warnings, report.Warnings...) {
-		fmt.Fprintf(o.ErrOut, "Warning: %s\n", oneLine(w))
-	}
+	o.printWarnings(res.Warnings, report.Warnings)
 	if err := o.Print(o.Out, report); err != nil {
 		return err
 	}
@@ -260,6 +273,35 @@ func (o *Options) writeFixes(reports []*api.Reachability) error {
 	}
 	fmt.Fprintf(o.ErrOut, "%d fix manifest(s) written to %s\n", n, o.FixFile)
 	return nil
+}
+
+// logRequests prints, from -v=4, what the read cost (and from -v=5 each
+// request).
+func (o *Options) logRequests(res *inspect.Result) {
+	if o.Verbosity >= 4 {
+		// client-go has logged each request as it went (logRequests); the
+		// sorted list adds each outcome as podreach saw it.
+		if o.Verbosity >= 5 {
+			for _, r := range res.Requests {
+				fmt.Fprintf(o.ErrOut, "I podreach: %s\n", r)
+			}
+		}
+		fmt.Fprintf(o.ErrOut, "I podreach: %d API requests\n", len(res.Requests))
+	}
+}
+
+// printWarnings prints the read's and the reports' warnings once each, in
+// order, as "Warning: " lines on stderr.
+func (o *Options) printWarnings(lists ...[]string) {
+	seen := map[string]bool{}
+	for _, list := range lists {
+		for _, w := range list {
+			if w = oneLine(w); !seen[w] {
+				seen[w] = true
+				fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
+			}
+		}
+	}
 }
 
 func anyFails(r *api.Reachability) bool {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -46,7 +47,11 @@ func (f *Flags) newReader(world *examples.World) (inspect.Reader, error) {
 	if err != nil {
 		return nil, kubeconfigErr(err)
 	}
-	live := inspect.NewLiveReader(kube, istio, inspect.LiveOptions{Context: f.contextName()})
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, kubeconfigErr(err)
+	}
+	live := inspect.NewLiveReader(kube, istio, inspect.LiveOptions{Context: f.contextName(), Dynamic: dyn})
 	return wordedReader{Reader: live, server: cfg.Host, requestTimeout: deref(f.ConfigFlags.Timeout)}, nil
 }
 

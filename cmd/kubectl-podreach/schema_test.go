@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,13 +65,11 @@ func TestReportsValidateAgainstSchema(t *testing.T) {
 					t.Errorf("%s: exit %d, stderr:\n%s", what, r.code, r.errOut)
 					continue
 				}
-				out := []byte(r.out)
-				if format == "yaml" {
-					if out, err = yaml.YAMLToJSON(out); err != nil {
-						t.Fatalf("%s: %v", what, err)
-					}
+				// A --scrape line prints one report per target: a JSON
+				// stream, or YAML documents.
+				for _, doc := range reportDocuments(t, what, format, r.out) {
+					validate(what, doc)
 				}
-				validate(what, out)
 			}
 		}
 	}
@@ -77,6 +77,36 @@ func TestReportsValidateAgainstSchema(t *testing.T) {
 		t.Errorf("validated %d queries in %d worlds; want the examples and the differential worlds", queries, len(files))
 	}
 	t.Logf("%d queries in %d worlds validate", queries, len(files))
+}
+
+// reportDocuments splits the output of a run into its JSON reports.
+func reportDocuments(t *testing.T, what, format, out string) [][]byte {
+	t.Helper()
+	var docs [][]byte
+	if format == "yaml" {
+		for _, d := range strings.Split(out, "\n---\n") {
+			js, err := yaml.YAMLToJSON([]byte(d))
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			docs = append(docs, js)
+		}
+		return docs
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	for {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("%s: %v\n%s", what, err, out)
+		}
+		docs = append(docs, raw)
+	}
+	if len(docs) == 0 {
+		docs = append(docs, []byte(out)) // let the validator say what is wrong
+	}
+	return docs
 }
 
 // queryLines lists a world's leading `# podreach: SRC DST [flags]` lines.

@@ -40,11 +40,36 @@ const skippedShown = 5
 // refuse as a usage error (a destination without a port to examine, a --port
 // name it lacks) is left out with a warning rather than ending the run.
 func (e *Engine) Fleet(q FleetQuery) (*api.ReachabilityList, error) {
-	list := api.NewReachabilityList()
-	var skipped []string
+	qs := make([]Query, len(q.Pairs))
 	for i, p := range q.Pairs {
 		dst := p.Destination
-		rep, err := e.Explain(Query{Source: p.Source, Destination: &dst, Ports: q.Ports, Traffic: q.Traffic, Method: q.Method})
+		qs[i] = Query{Source: p.Source, Destination: &dst, Ports: q.Ports, Traffic: q.Traffic, Method: q.Method}
+	}
+	return e.List(ListQuery{Queries: qs, Progress: q.Progress, Noun: "pair"})
+}
+
+// ListQuery is any list of queries answered as one ReachabilityList (the
+// fleet's pairs, --scrape's URLs).
+type ListQuery struct {
+	Queries []Query
+	// Progress, if set, is called after each query with the queries done.
+	Progress func(done, total int)
+	// Annotate, if set, is called with each answered query's index and its
+	// item, before the list is summarized (--scrape names the target's
+	// origins there).
+	Annotate func(i int, r *api.Reachability)
+	// Noun names one query in warnings ("pair", "target").
+	Noun string
+}
+
+// List answers every query of q with one engine; items[i] is what Explain
+// answers for the i-th query that is not a usage error (those are left out
+// with a warning).
+func (e *Engine) List(q ListQuery) (*api.ReachabilityList, error) {
+	list := api.NewReachabilityList()
+	var skipped []string
+	for i, query := range q.Queries {
+		rep, err := e.Explain(query)
 		var qe *QueryError
 		switch {
 		case errors.As(err, &qe):
@@ -52,10 +77,13 @@ func (e *Engine) Fleet(q FleetQuery) (*api.ReachabilityList, error) {
 		case err != nil:
 			return nil, err
 		default:
+			if q.Annotate != nil {
+				q.Annotate(i, rep)
+			}
 			list.Items = append(list.Items, *rep)
 		}
 		if q.Progress != nil {
-			q.Progress(i+1, len(q.Pairs))
+			q.Progress(i+1, len(q.Queries))
 		}
 	}
 	seen := map[string]bool{}
@@ -69,10 +97,10 @@ func (e *Engine) Fleet(q FleetQuery) (*api.ReachabilityList, error) {
 	}
 	for i, msg := range skipped {
 		if i == skippedShown {
-			list.Warnings = append(list.Warnings, fmt.Sprintf("%d more pairs left out for the same kinds of reasons", len(skipped)-skippedShown))
+			list.Warnings = append(list.Warnings, fmt.Sprintf("%d more %ss left out for the same kinds of reasons", len(skipped)-skippedShown, q.Noun))
 			break
 		}
-		list.Warnings = append(list.Warnings, "pair left out: "+msg)
+		list.Warnings = append(list.Warnings, q.Noun+" left out: "+msg)
 	}
 	Summarize(list)
 	return list, nil

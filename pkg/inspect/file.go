@@ -62,6 +62,10 @@ func (w *world) result(req Request, origin string) (*Result, error) {
 	s := w.snap // normalized by load; shared, so only Unread is rebuilt here
 	s.Unread = slices.Clone(s.Unread)
 	s.Origin = origin
+	if req.Scrape == nil {
+		// As the live reader: the monitors are read for --scrape only.
+		s.PodMonitors, s.ServiceMonitors = nil, nil
+	}
 	res := &Result{Snapshot: &s}
 	var src corev1.Pod
 	if set := req.set(); set != nil {

@@ -41,6 +41,10 @@ type Request struct {
 	// Peers is set for --peers: every ordered pair of the set's pods is
 	// examined; Source is not used.
 	Peers *PodSet
+	// Scrape is set for --scrape: read the PodMonitors and ServiceMonitors
+	// (optional kinds) and, as Destinations, the Pods and EndpointSlices of
+	// the namespaces whose targets are considered.
+	Scrape *ScrapeScope
 }
 
 // PodSet is the pods of a fleet form: the union of Refs (a pod, or every
@@ -89,6 +93,13 @@ func (req Request) set() *PodSet {
 		return req.Peers
 	}
 	return req.Destinations
+}
+
+// ScrapeScope bounds --scrape's targets.
+type ScrapeScope struct {
+	// Namespaces are the namespaces whose pods are targets (-n); nil means
+	// every namespace (-A).
+	Namespaces []string
 }
 
 // Result is a Snapshot plus the pods that SRC and DST resolved to.

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	discoveryv1client "k8s.io/client-go/kubernetes/typed/discovery/v1"
 
@@ -52,6 +53,10 @@ type LiveOptions struct {
 	// MeshNamespace is where the istio mesh ConfigMap is read
 	// (default istio-system).
 	MeshNamespace string
+	// Dynamic reads the optional kinds no typed client covers: the
+	// Prometheus-operator monitors of --scrape (monitoring.go). Nil: they
+	// are reported as not read.
+	Dynamic dynamic.Interface
 }
 
 // LiveReader reads a Snapshot from the API server. It only reads (get and
@@ -166,6 +171,7 @@ func (l *liveRead) read(ctx context.Context) error {
 	if ip := targetIP(l.req.TargetHost); ip != "" {
 		tasks = append(tasks, func(ctx context.Context) error { return l.podsWithIP(ctx, ip) })
 	}
+	tasks = append(tasks, l.scrapeTasks()...)
 	if err := runAll(ctx, tasks...); err != nil {
 		return err
 	}
@@ -381,6 +387,11 @@ func (l *liveRead) namespacesThatMatter() []string {
 	for _, p := range l.extraPods {
 		set[p.Namespace] = true
 	}
+	if l.req.Scrape != nil {
+		for _, ns := range l.req.Scrape.Namespaces {
+			set[ns] = true
+		}
+	}
 	if host := l.req.TargetHost; host != "" {
 		if ip := targetIP(host); ip != "" {
 			for _, s := range l.snap.Services {
@@ -490,6 +501,20 @@ func (l *liveRead) degrade(resource, ns string, err error) error {
 	l.snap.Unread = append(l.snap.Unread, unreadFor(resource, ns, err))
 	l.mu.Unlock()
 	return nil
+}
+
+// scrapeTasks are --scrape's reads in phase 1: the monitors, cluster-wide.
+// The targets' pods and EndpointSlices are the request's Destinations
+// (PodSet): -n's namespace, or with -A every namespace in pages.
+func (l *liveRead) scrapeTasks() []func(context.Context) error {
+	if l.req.Scrape == nil {
+		return nil
+	}
+	var tasks []func(context.Context) error
+	for _, k := range l.monitorKinds() {
+		tasks = append(tasks, func(ctx context.Context) error { return l.readClusterWide(ctx, k) })
+	}
+	return tasks
 }
 
 func (l *liveRead) clusterWideKinds() []kindReader {

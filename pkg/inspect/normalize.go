@@ -49,6 +49,11 @@ func normalize(s *snapshot.Snapshot) {
 			}
 		}
 	}
+	for _, ms := range [][]snapshot.Monitor{s.PodMonitors, s.ServiceMonitors} {
+		for i := range ms {
+			clean(&ms[i].TypeMeta, &ms[i].ObjectMeta)
+		}
+	}
 	// Istio objects are copied: proto.Clone (their DeepCopy) leaves the
 	// protobuf internal state (message info, size caches) in the same shape
 	// whether the message came from JSON or from a client, which
@@ -70,6 +75,8 @@ func normalize(s *snapshot.Snapshot) {
 	s.VirtualServices = sortByKey(s.VirtualServices, pointerMeta[*networkingv1.VirtualService])
 	s.Sidecars = sortByKey(s.Sidecars, pointerMeta[*networkingv1.Sidecar])
 	s.ServiceEntries = sortByKey(s.ServiceEntries, pointerMeta[*networkingv1.ServiceEntry])
+	s.PodMonitors = sortByKey(s.PodMonitors, valueMeta[snapshot.Monitor])
+	s.ServiceMonitors = sortByKey(s.ServiceMonitors, valueMeta[snapshot.Monitor])
 
 	sortUnread(s)
 }

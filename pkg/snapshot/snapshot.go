@@ -30,6 +30,11 @@ type Snapshot struct {
 	Sidecars              []*networkingv1.Sidecar
 	ServiceEntries        []*networkingv1.ServiceEntry
 
+	// PodMonitors and ServiceMonitors (monitoring.coreos.com/v1) are read
+	// for --scrape only (monitor.go).
+	PodMonitors     []Monitor
+	ServiceMonitors []Monitor
+
 	// Unread lists what could not be read and why (forbidden, CRD absent, ...).
 	// explain turns each into a warning in the report.
 	Unread []Unread

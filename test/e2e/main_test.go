@@ -86,6 +86,10 @@ func shared(t *testing.T) *harness.Cluster {
 			AuditLog:  true,
 			Log:       func(f string, a ...any) { fmt.Fprintf(os.Stderr, "e2e: "+f+"\n", a...) },
 		})
+		if sharedErr == nil {
+			// The optional kinds of --scrape, which the monitor world holds.
+			_, sharedErr = sharedCluster.InstallCRDs(ctx, filepath.Join(harness.RootDir(), "test", "e2e", "testdata", "monitoring-crds.yaml"))
+		}
 	})
 	if sharedErr != nil {
 		t.Fatalf("the shared cluster did not start: %v", sharedErr)

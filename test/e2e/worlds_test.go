@@ -116,6 +116,13 @@ func TestFleetForms(t *testing.T) {
 // requireSameAnswer compares a live run with the -f run of the same world.
 func requireSameAnswer(t *testing.T, who string, want, got result) {
 	t.Helper()
+	requireSame(t, who, want, got, func(s string) any { return normalizeReport(t, s) })
+}
+
+// requireSame compares the exit status, the warnings and the decoded
+// stdout of a live run with those of the -f run.
+func requireSame(t *testing.T, who string, want, got result, decode func(string) any) {
+	t.Helper()
 	if got.code != want.code {
 		t.Errorf("%s: exit status %d, the -f run exits %d\nlive: %s\n-f: %s", who, got.code, want.code, got, want)
 		return
@@ -123,7 +130,7 @@ func requireSameAnswer(t *testing.T, who string, want, got result) {
 	if w, g := warnings(want.stderr), warnings(got.stderr); !slices.Equal(w, g) {
 		t.Errorf("%s: warnings differ\n-f:   %q\nlive: %q", who, w, g)
 	}
-	wantJSON, gotJSON := normalizeReport(t, want.stdout), normalizeReport(t, got.stdout)
+	wantJSON, gotJSON := decode(want.stdout), decode(got.stdout)
 	if !reflect.DeepEqual(wantJSON, gotJSON) {
 		t.Errorf("%s: the live report differs from the -f report:\n%s", who, jsonDiff(wantJSON, gotJSON))
 	}

@@ -3,9 +3,11 @@ package istiodiff
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,6 +16,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/podreach/kubectl-podreach/examples"
+	"github.com/podreach/kubectl-podreach/pkg/explain"
+	"github.com/podreach/kubectl-podreach/pkg/inspect"
+	"github.com/podreach/kubectl-podreach/pkg/podref"
 )
 
 // world is one scenario file: the objects of a cluster (a `kubectl get -o
@@ -59,6 +64,9 @@ func loadWorld(path string) (*world, error) {
 	}
 	w := &world{Path: path, Name: filepath.Base(path), Pods: map[string]map[string]any{}}
 	if w.Queries, err = queryLines(data); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if w.Queries, err = expandScrape(path, w.Queries); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	if len(w.Queries) == 0 {
@@ -115,6 +123,40 @@ func loadWorld(path string) (*world, error) {
 		return nil, fmt.Errorf("%s: mesh config: %v", path, err)
 	}
 	return w, nil
+}
+
+// expandScrape replaces each `SRC --scrape [-A]` query by the URL queries of
+// the targets explain.ScrapeTargets derives (what the plugin's --scrape
+// traces), so that every scrape is compared with Istio as a single query.
+func expandScrape(path string, queries [][]string) ([][]string, error) {
+	var out [][]string
+	for _, q := range queries {
+		if !slices.Contains(q, "--scrape") {
+			out = append(out, q)
+			continue
+		}
+		src, err := podref.Parse(q[0], "default")
+		if err != nil {
+			return nil, err
+		}
+		var nss []string // -A
+		if !slices.Contains(q, "-A") {
+			nss = []string{src.Namespace}
+		}
+		res, err := inspect.NewFileReader([]string{path}, nil).Read(context.Background(),
+			inspect.Request{Source: src, Scrape: &inspect.ScrapeScope{Namespaces: nss}})
+		if err != nil {
+			return nil, err
+		}
+		targets, err := explain.ScrapeTargets(res.Snapshot, res.Source, nss)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range targets {
+			out = append(out, []string{q[0], t.URL})
+		}
+	}
+	return out, nil
 }
 
 // queryLines reads every leading "# podreach: SRC DST [flags]" comment.

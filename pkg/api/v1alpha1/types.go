@@ -72,6 +72,10 @@ type Target struct {
 	URL    string `json:"url"`
 	Scheme string `json:"scheme"` // http | https | grpc | tcp | auto
 	Host   string `json:"host"`   // Host header override, if any
+	// Origins say where --scrape found this URL: "annotations", "annotations
+	// (Istio metrics merging, app :9090/metrics)", "PodMonitor NS/NAME
+	// endpoint I", "ServiceMonitor NS/NAME endpoint I".
+	Origins []string `json:"origins,omitempty"`
 }
 
 // Mesh is the mesh-wide configuration the answer assumed.

@@ -393,6 +393,13 @@ func (c *Cluster) InstallIstioCRDs(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return c.InstallCRDs(ctx, path)
+}
+
+// InstallCRDs applies the CustomResourceDefinitions of a file, waits until
+// they are established, and leaves them out of DeleteApplied. It returns
+// how many were installed.
+func (c *Cluster) InstallCRDs(ctx context.Context, path string) (int, error) {
 	objs, err := LoadYAMLFile(path)
 	if err != nil {
 		return 0, err

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
+	"github.com/podreach/kubectl-podreach/pkg/explain"
+	"github.com/podreach/kubectl-podreach/pkg/inspect"
+	"github.com/podreach/kubectl-podreach/pkg/snapshot"
+)
+
+// runScrape traces every target the SRC Prometheus would scrape
+// (explain.ScrapeTargets), each as the URL form, with one engine, and prints
+// them as a fleet: the grouped table, or a ReachabilityList whose items'
+// target.origins say where each URL came from. --with applies to the
+// cluster read; --diff compares the scrapes without and with it. Exit
+// status 1 if any scrape fails (with --diff: if one that worked fails).
+func (o *Options) runScrape(res *inspect.Result) error {
+	snap, err := o.overlay(res.Snapshot)
+	if err != nil {
+		return err
+	}
+	if o.Diff {
+		before, err := o.scrapeList(res, res.Snapshot)
+		if err != nil {
+			return err
+		}
+		after, err := o.scrapeList(res, snap)
+		if err != nil {
+			return err
+		}
+		o.printWarnings(res.Warnings)
+		return o.printDiff(items(before), items(after))
+	}
+	list, err := o.scrapeList(res, snap)
+	if err != nil {
+		return err
+	}
+	o.printWarnings(res.Warnings, list.Warnings)
+	if len(list.Items) == 0 {
+		where := "namespace " + strings.Join(o.Scrape.Namespaces, ", ")
+		if o.Scrape.Namespaces == nil {
+			where = "any namespace"
+		}
+		fmt.Fprintf(o.ErrOut, "No scrape targets for %s in %s.\n", res.Source, where)
+		return nil
+	}
+	if err := o.Print(o.Out, list); err != nil {
+		return err
+	}
+	if err := o.writeFixes(items(list)); err != nil {
+		return err
+	}
+	if list.Summary.Failing > 0 {
+		return errRequestsFail
+	}
+	return nil
+}
+
+// scrapeList answers every scrape target of snap as one list.
+func (o *Options) scrapeList(res *inspect.Result, snap *snapshot.Snapshot) (*api.ReachabilityList, error) {
+	targets, err := explain.ScrapeTargets(snap, res.Source, o.Scrape.Namespaces)
+	if err != nil {
+		return nil, err
+	}
+	q := explain.ListQuery{Queries: make([]explain.Query, len(targets)), Noun: "target", Progress: o.progress(len(targets))}
+	for i, t := range targets {
+		q.Queries[i] = t.Query
+	}
+	q.Annotate = func(i int, r *api.Reachability) {
+		if r.Target == nil {
+			return
+		}
+		for _, orig := range targets[i].Origins {
+			r.Target.Origins = append(r.Target.Origins, orig.String())
+		}
+	}
+	return explain.NewEngine(snap).List(q)
+}

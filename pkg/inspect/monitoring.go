@@ -1,0 +1,81 @@
+package inspect
+
+import (
+	"context"
+	"encoding/json"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/podreach/kubectl-podreach/pkg/snapshot"
+)
+
+// The Prometheus-operator kinds --scrape reads. They are optional: absent
+// (no CRD) or forbidden, they leave an Unread entry, never a failure. The
+// root module does not depend on the operator's API package: the live
+// reader lists them with client-go's dynamic client and decodes them, like
+// the file reader, from JSON into snapshot.Monitor.
+const monitoringGroup = "monitoring.coreos.com"
+
+var (
+	podMonitorsResource     = schema.GroupVersionResource{Group: monitoringGroup, Version: "v1", Resource: "podmonitors"}
+	serviceMonitorsResource = schema.GroupVersionResource{Group: monitoringGroup, Version: "v1", Resource: "servicemonitors"}
+)
+
+// monitorKinds are the kind readers of --scrape, cluster-wide first (a
+// forbidden cluster-wide list is retried in each namespace that matters).
+func (l *liveRead) monitorKinds() []kindReader {
+	return []kindReader{
+		{podMonitorsResource.Resource + "." + monitoringGroup, l.listMonitors(podMonitorsResource, &l.snap.PodMonitors)},
+		{serviceMonitorsResource.Resource + "." + monitoringGroup, l.listMonitors(serviceMonitorsResource, &l.snap.ServiceMonitors)},
+	}
+}
+
+// listMonitors lists one monitor kind into *into. A 404 (the CRD is not
+// installed) is errNotInstalled, through listIstio's one-version list.
+func (l *liveRead) listMonitors(gvr schema.GroupVersionResource, into *[]snapshot.Monitor) func(context.Context, string) error {
+	return func(ctx context.Context, ns string) error {
+		client := l.r.opts.Dynamic
+		if client == nil {
+			return errNotInstalled // no client for optional kinds: none can be read
+		}
+		items, err := listIstio(ctx, l, gvr.Group, gvr.Resource, ns, []istioVersion[*snapshot.Monitor]{{
+			version: gvr.Version,
+			list: func(ctx context.Context, ns string, opts metav1.ListOptions) ([]*snapshot.Monitor, error) {
+				return listDynamic(ctx, client, gvr, ns, opts)
+			},
+		}})
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, m := range items {
+			*into = append(*into, *m)
+		}
+		return err
+	}
+}
+
+// listDynamic lists gvr and decodes each item from its JSON form, exactly as
+// the file reader decodes a document.
+func listDynamic(ctx context.Context, client dynamic.Interface, gvr schema.GroupVersionResource, ns string, opts metav1.ListOptions) ([]*snapshot.Monitor, error) {
+	list, err := client.Resource(gvr).Namespace(ns).List(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]map[string]any, len(list.Items))
+	for i := range list.Items {
+		objs[i] = list.Items[i].Object
+	}
+	return toV1[snapshot.Monitor](objs)
+}
+
+// decodeMonitor decodes a PodMonitor or ServiceMonitor document of -f.
+func decodeMonitor(raw []byte, list *[]snapshot.Monitor) error {
+	var m snapshot.Monitor
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	defaultNamespace(&m)
+	*list = append(*list, m)
+	return nil
+}

@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/podreach/kubectl-podreach/examples"
+	"github.com/podreach/kubectl-podreach/test/e2e/harness"
+)
+
+// TestScrape runs each example world's `--scrape` line against the API
+// server (the monitors read through the dynamic client, the pods of every
+// namespace with -A), as the admin and as a user holding only the README's
+// ClusterRole, and requires the reports, warnings and exit status of the -f
+// run of the same world.
+func TestScrape(t *testing.T) {
+	c := shared(t)
+	role := readmeRole(t)
+	bindUsers(t, c, role)
+	worlds, err := examples.Worlds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, w := range worlds {
+		args, err := w.QueryWith("--scrape")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args == nil {
+			continue
+		}
+		n++
+		t.Run(w.Name, func(t *testing.T) {
+			objs, err := harness.LoadYAML(w.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applyUntilCleanup(t, c, objs)
+			want := podreach(t, append(slices.Clone(args), "-f", "examples/"+w.File, "-o", "json")...)
+			if want.code > 1 || len(listItems(t, want.stdout)) < 3 {
+				t.Fatalf("the -f run did not list the scrape targets:\n%s", want)
+			}
+			admin := podreach(t, append(slices.Clone(args), "--kubeconfig", c.AdminKubeconfig(), "-o", "json")...)
+			requireSameStream(t, "admin", want, admin)
+
+			auditStart := countAudit(t, c, readerUser)
+			reader := podreach(t, append(slices.Clone(args), "--kubeconfig", c.Kubeconfig(readerUser), "-o", "json", "-v=4")...)
+			requireSameStream(t, "README role", want, reader)
+			requireOnlyReads(t, c, role, auditStart, requestCount(t, reader))
+			if !strings.Contains(reader.stderr, "/apis/monitoring.coreos.com/v1/podmonitors") {
+				t.Errorf("the live run did not list PodMonitors:\n%s", reader.stderr)
+			}
+		})
+	}
+	if n < 2 {
+		t.Errorf("%d worlds with a --scrape line", n)
+	}
+}
+
+// requireSameStream compares two runs that print a ReachabilityList.
+func requireSameStream(t *testing.T, who string, want, got result) {
+	t.Helper()
+	requireSame(t, who, want, got, func(s string) any { return normalizeReport(t, s) })
+}
+
+// listItems are the items of a ReachabilityList.
+func listItems(t *testing.T, s string) []any {
+	t.Helper()
+	var l struct {
+		Kind  string `json:"kind"`
+		Items []any  `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(s), &l); err != nil || l.Kind != "ReachabilityList" {
+		t.Fatalf("not a ReachabilityList (%v):\n%s", err, truncate(s, 2000))
+	}
+	return l.Items
+}
+
