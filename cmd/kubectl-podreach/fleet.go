@@ -48,6 +48,12 @@ func (o *Options) runFleet(res *inspect.Result, snap *snapshot.Snapshot) error {
 	for _, w := range append(res.Warnings, list.Warnings...) {
 		fmt.Fprintf(o.ErrOut, "Warning: %s\n", oneLine(w))
 	}
+	return o.printList(list)
+}
+
+// printList prints a fleet's list, writes its fixes (--fix-file), and
+// returns errRequestsFail when a request of it fails.
+func (o *Options) printList(list *api.ReachabilityList) error {
 	if err := o.Print(o.Out, list); err != nil {
 		return err
 	}

@@ -46,16 +46,7 @@ func (o *Options) runScrape(res *inspect.Result) error {
 		fmt.Fprintf(o.ErrOut, "No scrape targets for %s in %s.\n", res.Source, where)
 		return nil
 	}
-	if err := o.Print(o.Out, list); err != nil {
-		return err
-	}
-	if err := o.writeFixes(items(list)); err != nil {
-		return err
-	}
-	if list.Summary.Failing > 0 {
-		return errRequestsFail
-	}
-	return nil
+	return o.printList(list)
 }
 
 // scrapeList answers every scrape target of snap as one list.

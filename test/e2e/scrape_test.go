@@ -78,4 +78,3 @@ func listItems(t *testing.T, s string) []any {
 	}
 	return l.Items
 }
-
