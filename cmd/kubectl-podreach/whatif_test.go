@@ -27,6 +27,8 @@ func TestWhatIfGolden(t *testing.T) {
 	}{
 		{"strict-shop", []string{"monitoring/prometheus-0", "shop/cart-0", "-f", filepath.Join(dir, "prometheus-permissive.yaml"), "--with", filepath.Join(dir, "strict-shop.yaml"), "--diff"}},
 		{"etcd-http-peer", []string{"infra/etcd-0", "infra/etcd-1", "--port", "2380", "--traffic", "tcp", "-f", filepath.Join(dir, "etcd.yaml"), "--with", filepath.Join(dir, "etcd-http-peer.yaml"), "--diff"}},
+		// The same STRICT namespace over every target Prometheus scrapes.
+		{"strict-shop-scrape", []string{"monitoring/prometheus-0", "--scrape", "-A", "-f", filepath.Join(dir, "prometheus-permissive.yaml"), "--with", filepath.Join(dir, "strict-shop.yaml"), "--diff"}},
 		// The same rename over the fleet: every ordered pair of members.
 		{"etcd-http-peer-peers", []string{"--peers", "-l", "app=etcd", "-n", "infra", "--port", "2380", "--traffic", "tcp", "-f", filepath.Join(dir, "etcd.yaml"), "--with", filepath.Join(dir, "etcd-http-peer.yaml"), "--diff"}},
 		{"no-change", []string{"infra/etcd-0", "infra/etcd-1", "--port", "2379", "--traffic", "tcp", "-f", filepath.Join(dir, "etcd.yaml"), "--with", filepath.Join(dir, "etcd-http-peer.yaml"), "--diff"}},
