@@ -73,8 +73,9 @@ What if: --with FILE|DIR|- (repeatable) puts objects over what was read, as
 'kubectl apply' would replace them by kind, namespace and name (an object
 annotated podreach.dev/delete: "true" removes its namesake); --diff prints
 only the requests whose outcome the overlay changes (exit status 1 if one
-that reached fails with it). Every fix shown was applied to the model and
-the request traced again; --fix-file DIR writes their patches as manifests.
+that reached fails with it, or is gone). Every fix shown, but those marked
+[not traced], was applied to the model and the request traced again;
+--fix-file DIR writes their patches as manifests.
 
 -o json and -o yaml print the report as a versioned object (apiVersion
 podreach.dev/v1alpha1, kind Reachability); -o jsonpath=..., -o go-template=...

@@ -48,6 +48,11 @@ func (o *Options) runFleet(res *inspect.Result, snap *snapshot.Snapshot) error {
 	for _, w := range append(res.Warnings, list.Warnings...) {
 		fmt.Fprintf(o.ErrOut, "Warning: %s\n", oneLine(w))
 	}
+	if len(list.Items) == 0 {
+		// Every pair was refused as the single form would refuse it (a
+		// --port no destination has): a usage error, as for one pair.
+		return errNoPairs(fmt.Sprintf("every one of the %d pairs was left out (see the warnings)", len(pairs)))
+	}
 	return o.printList(list)
 }
 

@@ -86,6 +86,8 @@ func (o *Options) Validate() error {
 	}
 	if o.Scrape != nil {
 		switch {
+		case o.Output == render.FormatDot:
+			return errDotFleet()
 		case len(o.Ports) > 0:
 			return usageErr("--port does not apply to --scrape: each target's port is what Prometheus dials")
 		case len(o.Headers) > 0:

@@ -22,22 +22,25 @@ func (o *Options) runScrape(res *inspect.Result) error {
 		return err
 	}
 	if o.Diff {
-		before, err := o.scrapeList(res, res.Snapshot)
+		before, _, err := o.scrapeList(res, res.Snapshot)
 		if err != nil {
 			return err
 		}
-		after, err := o.scrapeList(res, snap)
+		after, _, err := o.scrapeList(res, snap)
 		if err != nil {
 			return err
 		}
 		o.printWarnings(res.Warnings)
 		return o.printDiff(items(before), items(after))
 	}
-	list, err := o.scrapeList(res, snap)
+	list, n, err := o.scrapeList(res, snap)
 	if err != nil {
 		return err
 	}
 	o.printWarnings(res.Warnings, list.Warnings)
+	if n > 0 && len(list.Items) == 0 {
+		return errNoPairs(fmt.Sprintf("every one of the %d scrape targets was left out (see the warnings)", n))
+	}
 	if len(list.Items) == 0 {
 		where := "namespace " + strings.Join(o.Scrape.Namespaces, ", ")
 		if o.Scrape.Namespaces == nil {
@@ -49,11 +52,12 @@ func (o *Options) runScrape(res *inspect.Result) error {
 	return o.printList(list)
 }
 
-// scrapeList answers every scrape target of snap as one list.
-func (o *Options) scrapeList(res *inspect.Result, snap *snapshot.Snapshot) (*api.ReachabilityList, error) {
+// scrapeList answers every scrape target of snap as one list; n is how
+// many targets there were.
+func (o *Options) scrapeList(res *inspect.Result, snap *snapshot.Snapshot) (list *api.ReachabilityList, n int, err error) {
 	targets, err := explain.ScrapeTargets(snap, res.Source, o.Scrape.Namespaces)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	q := explain.ListQuery{Queries: make([]explain.Query, len(targets)), Noun: "target", Progress: o.progress(len(targets))}
 	for i, t := range targets {
@@ -67,5 +71,6 @@ func (o *Options) scrapeList(res *inspect.Result, snap *snapshot.Snapshot) (*api
 			r.Target.Origins = append(r.Target.Origins, orig.String())
 		}
 	}
-	return explain.NewEngine(snap).List(q)
+	list, err = explain.NewEngine(snap).List(q)
+	return list, len(targets), err
 }

@@ -85,6 +85,13 @@ func Diff(before, after []*api.Reachability) *api.ReachabilityDiff {
 	}
 	d.Summary.Changed = len(d.Items)
 	d.Summary.Breaks = len(groups[api.DiffBreaks])
+	for _, it := range groups[api.DiffRemoved] {
+		// A request that reached and is gone with the overlay (its Service
+		// or pod deleted) is something that worked and no longer does.
+		if reaches(it.Before) {
+			d.Summary.Breaks++
+		}
+	}
 	d.Summary.Fixes = len(groups[api.DiffFixes])
 	return d
 }

@@ -32,12 +32,20 @@ type candidate struct {
 }
 
 // variants caches the models of patched snapshots by patch identity, and
-// the tracers built on them by source and destination.
+// the tracers built on them by source and destination. At most
+// maxVariants models are kept (the least recently used goes): a fleet
+// whose failing requests each need a different patch (a Service per
+// destination) must not hold one model of the whole cluster per patch —
+// at 10 000 pods that exhausted memory.
 type variants struct {
 	mu      sync.Mutex
 	models  map[string]*variant
+	recent  []string           // keys of models, least recently used first
 	tracers map[string]*tracer // on the base model, for dial changes
 }
+
+// maxVariants bounds the patched models kept at once.
+const maxVariants = 4
 
 type variant struct {
 	m       *model
@@ -60,6 +68,7 @@ func (m *model) variantFor(patches []snapshot.ObjectPatch) *variant {
 	m.proofs.mu.Lock()
 	defer m.proofs.mu.Unlock()
 	if v, ok := m.proofs.models[key]; ok {
+		m.proofs.touch(key)
 		return v
 	}
 	v := &variant{tracers: map[string]*tracer{}}
@@ -76,7 +85,20 @@ func (m *model) variantFor(patches []snapshot.ObjectPatch) *variant {
 		m.proofs.models = map[string]*variant{}
 	}
 	m.proofs.models[key] = v
+	m.proofs.touch(key)
+	for len(m.proofs.recent) > maxVariants {
+		delete(m.proofs.models, m.proofs.recent[0])
+		m.proofs.recent = m.proofs.recent[1:]
+	}
 	return v
+}
+
+// touch makes key the most recently used model.
+func (vs *variants) touch(key string) {
+	if i := slices.Index(vs.recent, key); i >= 0 {
+		vs.recent = slices.Delete(vs.recent, i, i+1)
+	}
+	vs.recent = append(vs.recent, key)
 }
 
 // tracerIn returns a tracer of m2 for the pods src and dst name (cached in

@@ -196,7 +196,14 @@ func (u scrapeURL) String() string {
 	if port == 0 {
 		port = map[string]int32{"http": 80, "https": 443}[u.scheme]
 	}
-	return u.scheme + "://" + net.JoinHostPort(u.ip, strconv.Itoa(int(port))) + u.path
+	path := u.path
+	if !strings.HasPrefix(path, "/") {
+		// Go's url.URL (which Prometheus builds the scrape URL with) puts a
+		// "/" between host and a relative path: prometheus.io/path: metrics
+		// scrapes /metrics.
+		path = "/" + path
+	}
+	return u.scheme + "://" + net.JoinHostPort(u.ip, strconv.Itoa(int(port))) + path
 }
 
 // Relabelling regexes of the kubernetes-pods job; Prometheus anchors them.

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -102,14 +103,18 @@ func (s *Snapshot) Apply(o *Overlay) (*Snapshot, error) {
 	out.Namespaces = replace(s.Namespaces, x.Namespaces, "Namespace", o.Deletes, nil)
 	out.Pods = replace(s.Pods, x.Pods, "Pod", o.Deletes, keepPodStatus)
 	changed := map[string]*corev1.Service{} // selector Services whose ports or selector the overlay changes
+	reselect := map[string]bool{}           // those whose selector changes
 	out.Services = replace(s.Services, x.Services, "Service", o.Deletes, func(old corev1.Service, n *corev1.Service) {
 		keepClusterIP(old, n)
 		if len(n.Spec.Selector) > 0 && (!equality.Semantic.DeepEqual(old.Spec.Ports, n.Spec.Ports) || !equality.Semantic.DeepEqual(old.Spec.Selector, n.Spec.Selector)) {
 			changed[n.Namespace+"/"+n.Name] = n
 		}
+		if len(n.Spec.Selector) > 0 && !equality.Semantic.DeepEqual(old.Spec.Selector, n.Spec.Selector) {
+			reselect[n.Namespace+"/"+n.Name] = true
+		}
 	})
 	out.EndpointSlices = replace(s.EndpointSlices, x.EndpointSlices, "EndpointSlice", o.Deletes, nil)
-	out.EndpointSlices = derivedSlices(out.EndpointSlices, changed, o, out.Services, out.Pods)
+	out.EndpointSlices = derivedSlices(out.EndpointSlices, changed, reselect, o, out.Services, out.Pods)
 	out.PeerAuthentications = replace(s.PeerAuthentications, x.PeerAuthentications, "PeerAuthentication", o.Deletes, nil)
 	out.AuthorizationPolicies = replace(s.AuthorizationPolicies, x.AuthorizationPolicies, "AuthorizationPolicy", o.Deletes, nil)
 	out.DestinationRules = replace(s.DestinationRules, x.DestinationRules, "DestinationRule", o.Deletes, nil)
@@ -236,16 +241,20 @@ func keepClusterIP(old corev1.Service, n *corev1.Service) {
 
 // derivedSlices does what the EndpointSlice controller would do after the
 // overlay: the slices of a selector Service whose selector changed are
-// rebuilt from the pods it selects; those of a Service whose ports changed
+// rebuilt from the pods it selects; a deleted pod's endpoints leave every
+// slice; those of a Service whose ports changed
 // keep their endpoints and get the new ports (target ports resolved against
 // the slice's pods); the slices of a deleted Service go; a new selector
 // Service without slices gets one. The overlay's own slices are kept as
 // given.
-func derivedSlices(list []discoveryv1.EndpointSlice, changed map[string]*corev1.Service, o *Overlay, services []corev1.Service, pods []corev1.Pod) []discoveryv1.EndpointSlice {
-	goneSvc := map[string]bool{}
+func derivedSlices(list []discoveryv1.EndpointSlice, changed map[string]*corev1.Service, reselect map[string]bool, o *Overlay, services []corev1.Service, pods []corev1.Pod) []discoveryv1.EndpointSlice {
+	goneSvc, gonePod := map[string]bool{}, map[string]bool{}
 	for _, d := range o.Deletes {
-		if d.Kind == "Service" {
+		switch d.Kind {
+		case "Service":
 			goneSvc[d.Namespace+"/"+d.Name] = true
+		case "Pod":
+			gonePod[d.Namespace+"/"+d.Name] = true
 		}
 	}
 	given := map[string]bool{}
@@ -267,13 +276,23 @@ func derivedSlices(list []discoveryv1.EndpointSlice, changed map[string]*corev1.
 			continue
 		}
 		has[svcKey] = true
+		if !given[es.Namespace+"/"+es.Name] && slices.ContainsFunc(es.Endpoints, func(e discoveryv1.Endpoint) bool {
+			return e.TargetRef != nil && e.TargetRef.Kind == "Pod" && gonePod[e.TargetRef.Namespace+"/"+e.TargetRef.Name]
+		}) {
+			// A deleted pod leaves the slice (the controller drops it).
+			touched = true
+			es = *es.DeepCopy()
+			es.Endpoints = slices.DeleteFunc(es.Endpoints, func(e discoveryv1.Endpoint) bool {
+				return e.TargetRef != nil && e.TargetRef.Kind == "Pod" && gonePod[e.TargetRef.Namespace+"/"+e.TargetRef.Name]
+			})
+		}
 		svc := changed[svcKey]
 		if svc == nil || given[es.Namespace+"/"+es.Name] {
 			out = append(out, es)
 			continue
 		}
 		touched = true
-		if !selects(svc, podOfSlice(&es, podByName)) {
+		if reselect[svcKey] || !selects(svc, podOfSlice(&es, podByName)) {
 			// The selector changed: one slice from the pods it selects now.
 			if !rebuilt[svcKey] {
 				rebuilt[svcKey] = true

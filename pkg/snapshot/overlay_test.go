@@ -133,3 +133,40 @@ func TestMergePatch(t *testing.T) {
 		t.Error("a patch that is not JSON must fail")
 	}
 }
+
+// A broadened selector brings in the pods it now selects even when the
+// slice's first pod still matches; a deleted pod leaves its Service's slice.
+func TestApplyReselectsAndDropsDeletedPods(t *testing.T) {
+	s := base()
+	p := *s.Pods[0].DeepCopy()
+	p.Name, p.Labels = "web-1", map[string]string{"app": "web", "v": "2"}
+	p.Status.PodIP, p.Status.PodIPs = "10.1.0.6", []corev1.PodIP{{IP: "10.1.0.6"}}
+	s.Pods = append(s.Pods, p)
+	s.Services[0].Spec.Selector = map[string]string{"app": "web", "v": ""}
+	s.Pods[0].Labels["v"] = ""
+	svc := *s.Services[0].DeepCopy()
+	svc.Spec.Selector = map[string]string{"app": "web"}
+	out, err := s.Apply(&Overlay{Objects: Snapshot{Services: []corev1.Service{svc}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ips []string
+	for _, es := range out.EndpointSlices {
+		for _, e := range es.Endpoints {
+			ips = append(ips, e.Addresses...)
+		}
+	}
+	if len(ips) != 2 {
+		t.Errorf("broadened selector: endpoints %v, want both pods", ips)
+	}
+
+	out, err = base().Apply(&Overlay{Deletes: []ObjectKey{{Kind: "Pod", Namespace: "demo", Name: "web-0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, es := range out.EndpointSlices {
+		if len(es.Endpoints) != 0 {
+			t.Errorf("deleted pod still an endpoint: %+v", es.Endpoints)
+		}
+	}
+}

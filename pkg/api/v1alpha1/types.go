@@ -413,7 +413,7 @@ type Outcome struct {
 type DiffSummary struct {
 	Compared int `json:"compared"` // requests examined before or after
 	Changed  int `json:"changed"`
-	Breaks   int `json:"breaks"` // reached before, fail after
+	Breaks   int `json:"breaks"` // reached before, fail after (or are gone: removed rows that reached)
 	Fixes    int `json:"fixes"`  // failed before, reach after
 }
 
