@@ -10,8 +10,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +33,7 @@ type config struct {
 	rounds, istioRuns         int
 	workers                   int
 	out                       string
+	serve                     bool
 }
 
 // result of one cluster size.
@@ -54,6 +58,7 @@ func main() {
 	flag.IntVar(&c.istioRuns, "istioctl-runs", 5, "measured runs of istioctl analyze (after one warm-up)")
 	flag.IntVar(&c.workers, "workers", 32, "concurrent writers while loading")
 	flag.StringVar(&c.out, "out", "", "directory for results.json and sample outputs")
+	flag.BoolVar(&c.serve, "serve", false, "load the largest size, write kubeconfigs to OUT/serve.env and keep the cluster up until interrupted (for profiling); no measurements")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		var n int
@@ -113,6 +118,9 @@ func run(ctx context.Context, c config) error {
 
 	var results []*result
 	loaded := 0
+	if c.serve {
+		c.sizes = c.sizes[len(c.sizes)-1:]
+	}
 	for _, size := range c.sizes {
 		nss := size / podsPerNamespace
 		logf("loading namespaces %d..%d (%d pods in all) ...", loaded, nss-1, size)
@@ -125,10 +133,18 @@ func run(ctx context.Context, c config) error {
 		for i := range nss {
 			istioObjs += len(istioObjects(i))
 		}
+		if loaded == 0 {
+			if err := ld.loadStatefulSet(ctx); err != nil {
+				return err
+			}
+		}
 		r := &result{Pods: size, Services: nss * servicesPerNamespace, Namespaces: nss, IstioObjects: istioObjs,
 			LoadSeconds: d.Seconds(), LoadWrites: ld.writes.Load() - before}
 		logf("loaded %d writes in %.1f s (%.0f/s)", r.LoadWrites, d.Seconds(), float64(r.LoadWrites)/d.Seconds())
 		loaded = nss
+		if c.serve {
+			return serve(c, cl)
+		}
 		if err := measure(ctx, c, cl, r); err != nil {
 			return err
 		}
@@ -169,7 +185,7 @@ func setUp(ctx context.Context, cl *harness.Cluster, kube kubernetes.Interface, 
 			{APIGroups: []string{""}, Resources: []string{"pods", "services", "namespaces", "configmaps"}, Verbs: []string{"get", "list"}},
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list"}},
 			{APIGroups: []string{"networking.istio.io"}, Resources: []string{"destinationrules", "virtualservices", "serviceentries", "sidecars"}, Verbs: []string{"get", "list"}},
-			{APIGroups: []string{"security.istio.io"}, Resources: []string{"peerauthentications"}, Verbs: []string{"get", "list"}},
+			{APIGroups: []string{"security.istio.io"}, Resources: []string{"peerauthentications", "authorizationpolicies"}, Verbs: []string{"get", "list"}},
 		},
 	}
 	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
@@ -201,22 +217,50 @@ type command struct {
 	ok   []int
 }
 
-func commands(c config, podreachKC, kubectlKC, istioctlKC string) []command {
+// commands are the quick ones, measured interleaved (the fleet forms only
+// when the plugin has them), and istioctl analyze last. Every argument list
+// starts with --kubeconfig FILE (the counting proxy run replaces FILE).
+func commands(c config, fleet bool, podreachKC, kubectlKC, istioctlKC string) (quick []command, istio command) {
 	dstName := strings.SplitN(dstPod, "/", 2)[1]
-	return []command{
+	quick = []command{
 		{"kubectl get pod", c.kubectl, []string{"--kubeconfig", kubectlKC, "get", "pod", "-n", dstNS, dstName, "-o", "json"}, []int{0}},
 		{"podreach SRC DST", c.plugin, []string{"--kubeconfig", podreachKC, srcPod, dstPod, "-o", "json"}, []int{0, 1}},
 		{"podreach SRC URL", c.plugin, []string{"--kubeconfig", podreachKC, srcPod, dstURL, "-o", "json"}, []int{0, 1}},
-		{"istioctl analyze -n NS", c.istioctl, []string{"--kubeconfig", istioctlKC, "analyze", "-n", dstNS}, []int{0, 79}},
 	}
+	if fleet {
+		// The fleet forms print their default, grouped table (what a person
+		// reads at 10 000 rows); exit 1 says some request fails.
+		quick = append(quick,
+			command{"kubectl get pods -A", c.kubectl, []string{"--kubeconfig", kubectlKC, "get", "pods", "-A", "-o", "json"}, []int{0}},
+			command{"podreach SRC -A --port P", c.plugin, []string{"--kubeconfig", podreachKC, srcPod, "-A", "--port", fleetPort}, []int{0, 1}},
+			command{"podreach SRC -n NS", c.plugin, []string{"--kubeconfig", podreachKC, srcPod, "-n", dstNS}, []int{0, 1}},
+			command{"podreach --peers sts/NAME", c.plugin, []string{"--kubeconfig", podreachKC, "--peers", "sts/" + stsName, "-n", stsNS}, []int{0, 1}},
+		)
+	}
+	istio = command{"istioctl analyze -n NS", c.istioctl, []string{"--kubeconfig", istioctlKC, "analyze", "-n", dstNS}, []int{0, 79}}
+	return quick, istio
+}
+
+// fleetPort is the --port of the -A form: the port most bench pods serve.
+const fleetPort = "8080"
+
+// hasFleetForms: the plugin's --help documents --peers (the fleet forms of
+// issue 13 came in together).
+func hasFleetForms(plugin string) bool {
+	out, _ := execOutput(plugin, "--help")
+	return strings.Contains(string(out), "--peers")
 }
 
 func measure(ctx context.Context, c config, cl *harness.Cluster, r *result) error {
 	r.Timings = map[string]stats{}
 	r.Requests = map[string][]requestRecord{}
 	r.SelfReported = map[string]int{}
-	cmds := commands(c, cl.Kubeconfig(podreachUser), cl.Kubeconfig(kubectlUser), cl.AdminKubeconfig())
-	quick, istio := cmds[:3], cmds[3]
+	fleet := hasFleetForms(c.plugin)
+	if !fleet {
+		logf("%s has no fleet forms (no --peers in --help): measuring the single-pair forms only", c.plugin)
+	}
+	quick, istio := commands(c, fleet, cl.Kubeconfig(podreachUser), cl.Kubeconfig(kubectlUser), cl.AdminKubeconfig())
+	cmds := append(slices.Clip(quick), istio)
 
 	// Warm-up: page cache, kubectl's discovery cache, the API server's.
 	for _, cmd := range cmds {
@@ -303,16 +347,40 @@ func measure(ctx context.Context, c config, cl *harness.Cluster, r *result) erro
 		r.Requests[cmd.name] = recs
 		if strings.HasPrefix(cmd.name, "podreach") {
 			r.SelfReported[cmd.name] = selfReportedRequests(s.stderr)
-			_ = os.WriteFile(filepath.Join(c.out, fmt.Sprintf("%s-%d.stderr", strings.ReplaceAll(cmd.name, " ", "_"), r.Pods)), []byte(s.stderr), 0o644)
+			_ = os.WriteFile(filepath.Join(c.out, fmt.Sprintf("%s-%d.stderr", fileName(cmd.name), r.Pods)), []byte(s.stderr), 0o644)
 		}
 		n, b := totals(recs)
 		logf("%d pods: %s: %d API requests, %.1f KiB received", r.Pods, cmd.name, n, float64(b)/1024)
 	}
 	// One sample output of each podreach form, for the record.
-	for _, cmd := range quick[1:] {
+	for _, cmd := range quick {
+		if !strings.HasPrefix(cmd.name, "podreach") {
+			continue
+		}
 		out, _ := execOutput(cmd.bin, cmd.args...)
-		_ = os.WriteFile(filepath.Join(c.out, fmt.Sprintf("%s-%d.json", strings.ReplaceAll(cmd.name, " ", "_"), r.Pods)), out, 0o644)
+		_ = os.WriteFile(filepath.Join(c.out, fmt.Sprintf("%s-%d.out", fileName(cmd.name), r.Pods)), out, 0o644)
 	}
+	return nil
+}
+
+// fileName of a command's sample output: "podreach_--peers_sts_NAME".
+func fileName(name string) string {
+	return strings.NewReplacer(" ", "_", "/", "_").Replace(name)
+}
+
+// serve keeps the loaded cluster up for profiling by hand: the kubeconfigs
+// of the bench users and the measured pods go to OUT/serve.env.
+func serve(c config, cl *harness.Cluster) error {
+	env := fmt.Sprintf("PODREACH_KC=%s\nKUBECTL_KC=%s\nADMIN_KC=%s\nSRC=%s\nDST=%s\nURL=%s\nSTS_NS=%s\nSTS=sts/%s\n",
+		cl.Kubeconfig(podreachUser), cl.Kubeconfig(kubectlUser), cl.AdminKubeconfig(), srcPod, dstPod, dstURL, stsNS, stsName)
+	path := filepath.Join(c.out, "serve.env")
+	if err := os.WriteFile(path, []byte(env), 0o644); err != nil {
+		return err
+	}
+	logf("cluster up, kubeconfigs in %s; interrupt (kill -INT %d) to stop", path, os.Getpid())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
 	return nil
 }
 

@@ -3,6 +3,8 @@
 #
 #   bash bench/run.sh            1 000 pods, measure; grow to 10 000 pods, measure (~10-15 min on 2 cores)
 #   bash bench/run.sh --smoke    200 pods, 5 rounds: checks that the benchmark works (~1-2 min warm)
+#   bash bench/run.sh --serve    10 000 pods, no measurement: keeps the cluster up for profiling by hand
+#                                (kubeconfigs in OUT-serve/serve.env) until interrupted
 #
 # Starts the end-to-end harness (etcd + kube-apiserver on loopback, test/e2e/harness), loads the cluster
 # with bench/ (Go), and runs kubectl-podreach, `kubectl get pod` and `istioctl analyze -n NS` as whole
@@ -19,12 +21,16 @@ export PATH="/usr/local/go/bin:${PATH}"
 cache_dir=${PODREACH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/podreach}
 out=${PODREACH_BENCH_OUT:-/tmp/podreach-bench}
 
-sizes=1000,10000 rounds=7 istio_runs=5
+sizes=1000,10000 rounds=7 istio_runs=5 serve=false
 if [[ "${1:-}" == "--smoke" ]]; then
   sizes=200 rounds=5 istio_runs=1
   out="${out}-smoke"
+elif [[ "${1:-}" == "--serve" ]]; then
+  sizes=10000 serve=true
+  out="${out}-serve"
+  export PODREACH_BENCH_ISTIOCTL=0
 elif [[ -n "${1:-}" ]]; then
-  echo "usage: bash bench/run.sh [--smoke]" >&2; exit 2
+  echo "usage: bash bench/run.sh [--smoke|--serve]" >&2; exit 2
 fi
 mkdir -p "${out}"
 
@@ -65,5 +71,5 @@ fi
 
 cd "${root}/bench"
 GOFLAGS=-mod=readonly go run . -plugin "${bin}/kubectl-podreach" -kubectl "${kubectl}" -istioctl "${istioctl}" \
-  -sizes "${sizes}" -rounds "${rounds}" -istioctl-runs "${istio_runs}" -out "${out}" | tee "${out}/table.md"
+  -sizes "${sizes}" -rounds "${rounds}" -istioctl-runs "${istio_runs}" -serve="${serve}" -out "${out}" | tee "${out}/table.md"
 echo "bench: done in $(( SECONDS - start )) s; results in ${out}" >&2
