@@ -28,6 +28,7 @@ import (
 type sample struct {
 	wall   time.Duration
 	rssKB  int64 // peak resident set (getrusage ru_maxrss of the child)
+	stdout []byte
 	stderr string
 }
 
@@ -40,7 +41,7 @@ func runOnce(ctx context.Context, okCodes []int, name string, args ...string) (s
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
-	s := sample{wall: wall, stderr: stderr.String()}
+	s := sample{wall: wall, stdout: stdout.Bytes(), stderr: stderr.String()}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			s.rssKB = ru.Maxrss

@@ -11,9 +11,12 @@
 # processes. Not part of .ci/run. Results: the Markdown table on stdout, results.json and sample outputs in
 # ${PODREACH_BENCH_OUT:-/tmp/podreach-bench}.
 #
-# Binaries: the plugin is built from this tree; istioctl from the istio.io/istio version test/istio pins
+# Binaries: the plugin is built from this tree as the release builds it; istioctl from the istio.io/istio version test/istio pins
 # (bench/build-istioctl.sh, cached); kubectl is $PODREACH_KUBECTL, else a cached
 # ~/.cache/podreach/kubectl-v*[/kubectl] build, else `command -v kubectl`. PODREACH_BENCH_ISTIOCTL=0 skips istioctl.
+# PODREACH_BENCH_BASELINE=BINARY also measures another kubectl-podreach build's single-pair forms in the same
+# interleaved rounds (before/after a change); PODREACH_BENCH_HEAVY_ROUNDS (default 3) is how many rounds include
+# the -A pair (kubectl get pods -A, podreach SRC -A), which take seconds each at 10 000 pods.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +44,8 @@ export PODREACH_ETCD PODREACH_KUBE_APISERVER
 
 bin="${out}/bin"
 mkdir -p "${bin}"
-(cd "${root}" && go build -o "${bin}/kubectl-podreach" ./cmd/kubectl-podreach)
+# as the release builds it (.goreleaser.yaml): no cgo, -trimpath, stripped
+(cd "${root}" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "${bin}/kubectl-podreach" ./cmd/kubectl-podreach)
 
 istioctl=""
 if [[ "${PODREACH_BENCH_ISTIOCTL:-1}" != "0" ]]; then
@@ -71,5 +75,6 @@ fi
 
 cd "${root}/bench"
 GOFLAGS=-mod=readonly go run . -plugin "${bin}/kubectl-podreach" -kubectl "${kubectl}" -istioctl "${istioctl}" \
-  -sizes "${sizes}" -rounds "${rounds}" -istioctl-runs "${istio_runs}" -serve="${serve}" -out "${out}" | tee "${out}/table.md"
+  -sizes "${sizes}" -rounds "${rounds}" -istioctl-runs "${istio_runs}" -serve="${serve}" \
+  -baseline "${PODREACH_BENCH_BASELINE:-}" -heavy-rounds "${PODREACH_BENCH_HEAVY_ROUNDS:-3}" -out "${out}" | tee "${out}/table.md"
 echo "bench: done in $(( SECONDS - start )) s; results in ${out}" >&2
