@@ -74,7 +74,12 @@ func main() {
 	if c.plugin == "" || c.kubectl == "" || c.out == "" {
 		fatalf("-plugin, -kubectl and -out are required")
 	}
-	if err := run(context.Background(), c); err != nil {
+	// Interrupted at any point, run returns and stops the cluster (its
+	// data directory is in /dev/shm).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, c)
+	stop()
+	if err != nil {
 		fatalf("%v", err)
 	}
 }
@@ -395,11 +400,13 @@ func serve(ctx context.Context, c config, cl *harness.Cluster, r *result) error 
 		return err
 	}
 	logf("cluster up, kubeconfigs in %s; measure with kill -USR1 %d, stop with kill -INT %d", path, os.Getpid(), os.Getpid())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
 	for n := 1; ; n++ {
-		if s := <-sig; s != syscall.SIGUSR1 {
+		select {
+		case <-ctx.Done():
 			return nil
+		case <-usr1:
 		}
 		if err := measure(ctx, c, cl, r); err != nil {
 			logf("measure: %v", err)
