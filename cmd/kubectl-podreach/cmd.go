@@ -44,6 +44,13 @@ matrix small).
 With -f the cluster is read from YAML/JSON files (a 'kubectl get -o yaml'
 dump, a List, or multi-document YAML) instead of the API server.
 
+What if: --with FILE|DIR|- (repeatable) puts objects over what was read, as
+'kubectl apply' would replace them by kind, namespace and name (an object
+annotated podreach.dev/delete: "true" removes its namesake); --diff prints
+only the requests whose outcome the overlay changes (exit status 1 if one
+that reached fails with it). Every fix shown was applied to the model and
+the request traced again; --fix-file DIR writes their patches as manifests.
+
 -o json and -o yaml print the report as a versioned object (apiVersion
 podreach.dev/v1alpha1, kind Reachability); -o jsonpath=..., -o go-template=...
 (and their -file forms) select from it as kubectl does, by its JSON field
@@ -51,11 +58,12 @@ names: -o jsonpath='{.requests[*].verdict}'.
 
 Exit status:
   0  every examined request reaches its target
-  1  at least one request fails
+  1  at least one request fails (with --diff: one that reached fails with
+     the overlay)
   2  usage error: bad arguments or flags, unknown or ambiguous pod, pod
      without an IP, malformed URL
   3  the cluster could not be read: API server unreachable, invalid or expired
-     credentials, timeout, unreadable or malformed -f input`
+     credentials, timeout, unreadable or malformed -f or --with input`
 
 	examplesHelp = `  # Can Prometheus scrape web-0? (every address, port 9090 only)
   kubectl podreach -n monitoring prometheus-0 demo/web-0 --port 9090
@@ -71,6 +79,12 @@ Exit status:
 
   # Post-mortem or CI check from a dump ('kubectl get -A -o yaml ... > dump.yaml')
   kubectl podreach demo/client demo/web-0 -f dump.yaml -o json
+
+  # What would turning namespace shop STRICT break? (before applying it)
+  kubectl podreach monitoring/prometheus-0 shop/cart-0 --with strict-shop.yaml --diff
+
+  # Write the proven fixes as manifests to review and apply
+  kubectl podreach monitoring/prometheus-0 shop/cart-0 --fix-file ./fixes
 
   # Draw the path of one request (Graphviz)
   kubectl podreach deploy/client http://10.1.2.3:8080/healthz -o dot | dot -Tsvg > path.svg

@@ -154,6 +154,16 @@ func (r wordedReader) Read(ctx context.Context, req inspect.Request) (*inspect.R
 	return res, err
 }
 
+// wordReadError words an *inspect.Error of the -f or --with input as
+// kubectl would (exit status 3).
+func wordReadError(err error) error {
+	var ie *inspect.Error
+	if errors.As(err, &ie) {
+		return &readError{err: ie}
+	}
+	return err
+}
+
 // exitCode maps an error to the documented exit status.
 func exitCode(err error) int {
 	var (

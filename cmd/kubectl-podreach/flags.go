@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ type Flags struct {
 	PrintFlags  *PrintFlags
 
 	Filenames []string
+	With      []string
+	Diff      bool
+	FixFile   string
 	Ports     []string
 	Headers   []string
 	Traffic   string
@@ -61,6 +65,12 @@ func (f *Flags) AddFlags(cmd *cobra.Command) {
 	f.PrintFlags.AddFlags(cmd)
 	fs.StringArrayVarP(&f.Filenames, "filename", "f", nil,
 		"Read the cluster from a YAML/JSON file, a directory of them, or - for stdin, instead of the API server (repeatable).")
+	fs.StringArrayVar(&f.With, "with", nil,
+		"Put the objects of a YAML/JSON file, a directory of them, or - (stdin) over the cluster read, as kubectl apply would replace them (repeatable; podreach.dev/delete: \"true\" removes an object).")
+	fs.BoolVar(&f.Diff, "diff", false,
+		"With --with: print only the requests whose outcome the overlay changes; exit status 1 if one that reached fails with it.")
+	fs.StringVar(&f.FixFile, "fix-file", "",
+		"Write the proven fixes' patches to this directory, one manifest per change (kubectl apply -f, or kubectl patch --type merge --patch-file).")
 	fs.StringSliceVar(&f.Ports, "port", nil,
 		"Destination ports to examine, by number or name (repeatable or comma-separated; default: all).")
 	fs.StringArrayVarP(&f.Headers, "header", "H", nil,
@@ -120,6 +130,20 @@ func (f *Flags) ToOptions(args []string) (*Options, error) {
 		if name == "" {
 			return nil, usageErr("-f needs a file, a directory or -")
 		}
+	}
+	for _, name := range f.With {
+		if name == "" {
+			return nil, usageErr("--with needs a file, a directory or -")
+		}
+	}
+	o.With, o.Diff, o.FixFile = f.With, f.Diff, f.FixFile
+	if o.Diff {
+		if o.PrintDiff, err = f.PrintFlags.ToDiffPrinter(colorAllowed(f.Out)); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Contains(f.With, "-") && (slices.Contains(f.Filenames, "-") || world != nil) {
+		return nil, usageErr("--with - and -f - (or --example) cannot both read standard input")
 	}
 
 	switch n := len(args); {

@@ -12,6 +12,7 @@ import (
 	"github.com/podreach/kubectl-podreach/pkg/explain"
 	"github.com/podreach/kubectl-podreach/pkg/inspect"
 	"github.com/podreach/kubectl-podreach/pkg/podref"
+	"github.com/podreach/kubectl-podreach/pkg/snapshot"
 )
 
 // Options are the parsed values of one run (Flags.ToOptions): the query,
@@ -36,6 +37,13 @@ type Options struct {
 	Reader func() (inspect.Reader, error)
 	// Print writes the report in the -o format.
 	Print printer
+	// With are the --with inputs: objects put over the cluster read.
+	With []string
+	// Diff prints the requests whose outcome With changes (PrintDiff).
+	Diff      bool
+	PrintDiff diffPrinter
+	// FixFile is the directory --fix-file writes the proven patches to.
+	FixFile string
 	// Notice is printed on stderr first (which example world is shown).
 	Notice string
 
@@ -56,6 +64,12 @@ func (o *Options) Validate() error {
 	}
 	if (o.Destination == nil) == (o.Target == nil) {
 		return usageErr("DST must be either a pod or a URL")
+	}
+	if o.Diff && len(o.With) == 0 {
+		return usageErr("--diff compares the cluster with and without --with FILE: give --with")
+	}
+	if o.Diff && o.FixFile != "" {
+		return usageErr("--fix-file writes the fixes of a report; it does not combine with --diff")
 	}
 	return nil
 }
@@ -105,7 +119,23 @@ func (o *Options) Run(ctx context.Context) error {
 		// lands on itself (res.Destination is only the owner of a pod IP).
 		query.Destination = res.Destination
 	}
-	report, err := explain.Explain(res.Snapshot, query)
+	snap := res.Snapshot
+	if len(o.With) > 0 {
+		overlay, ignored, err := inspect.ReadOverlay(o.With, o.In)
+		if err != nil {
+			return wordReadError(err)
+		}
+		for _, name := range ignored {
+			fmt.Fprintf(o.ErrOut, "Warning: --with: %s is not a kind podreach models (it reads pods, not their templates): ignored\n", name)
+		}
+		if snap, err = res.Snapshot.Apply(overlay); err != nil {
+			return wordReadError(&inspect.Error{Kind: inspect.Malformed, Inputs: o.With, Err: err})
+		}
+	}
+	if o.Diff {
+		return o.runDiff(res, query, snap)
+	}
+	report, err := explain.Explain(snap, query)
 	if err != nil {
 		return err
 	}
@@ -115,6 +145,13 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	if err := o.Print(o.Out, report); err != nil {
 		return err
+	}
+	if o.FixFile != "" {
+		n, err := writeFixFiles(o.FixFile, []*api.Reachability{report})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.ErrOut, "%d fix manifest(s) written to %s\n", n, o.FixFile)
 	}
 	if anyFails(report) {
 		return errRequestsFail
@@ -132,4 +169,29 @@ func anyFails(r *api.Reachability) bool {
 		}
 	}
 	return false
+}
+
+// runDiff explains the query on the cluster as read and with the overlay,
+// and prints the requests whose outcome changes.
+func (o *Options) runDiff(res *inspect.Result, query explain.Query, after *snapshot.Snapshot) error {
+	before, err := explain.Explain(res.Snapshot, query)
+	if err != nil {
+		return err
+	}
+	with, err := explain.Explain(after, query)
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(o.ErrOut, "Warning: %s\n", oneLine(w))
+	}
+	d := explain.Diff([]*api.Reachability{before}, []*api.Reachability{with})
+	d.With = o.With
+	if err := o.PrintDiff(o.Out, d); err != nil {
+		return err
+	}
+	if d.Summary.Breaks > 0 {
+		return errRequestsFail // exit status 1: the diff shows which
+	}
+	return nil
 }

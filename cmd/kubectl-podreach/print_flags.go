@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
@@ -59,15 +60,30 @@ type printer func(w io.Writer, r *api.Reachability) error
 // that does not parse or a template file that cannot be read is a usage
 // error. color applies to the table.
 func (f *PrintFlags) ToPrinter(color bool) (printer, error) {
-	format := *f.OutputFormat
-	if *f.TemplateFlags.TemplateArgument != "" && !f.outputChanged() {
-		format = "go-template"
-	}
+	format := f.format()
 	if slices.Contains(render.Formats, format) {
 		return func(w io.Writer, r *api.Reachability) error {
 			return render.Print(w, r, format, render.Options{Color: color})
 		}, nil
 	}
+	p, err := f.templatePrinter(format)
+	if err != nil {
+		return nil, err
+	}
+	return func(w io.Writer, r *api.Reachability) error { return p(w, r) }, nil
+}
+
+// format is -o, or go-template when only --template is given (as kubectl).
+func (f *PrintFlags) format() string {
+	if *f.TemplateFlags.TemplateArgument != "" && !f.outputChanged() {
+		return "go-template"
+	}
+	return *f.OutputFormat
+}
+
+// templatePrinter is kubectl's template printer for format, printing any
+// of podreach's objects by their JSON field names.
+func (f *PrintFlags) templatePrinter(format string) (func(io.Writer, runtime.Object) error, error) {
 	p, err := f.TemplateFlags.ToPrinter(format)
 	if genericclioptions.IsNoCompatiblePrinterError(err) {
 		err = genericclioptions.NoCompatiblePrinterError{OutputFormat: &format, AllowedFormats: f.AllowedFormats()}
@@ -75,15 +91,37 @@ func (f *PrintFlags) ToPrinter(color bool) (printer, error) {
 	if err != nil {
 		return nil, usageErr(err.Error())
 	}
-	return func(w io.Writer, r *api.Reachability) error {
+	return func(w io.Writer, obj runtime.Object) error {
 		// Into a buffer first: a template that fails half-way prints
 		// nothing (the go-template printer also writes its debugging
 		// notes there).
 		var buf bytes.Buffer
-		if err := p.PrintObj(r, &buf); err != nil {
+		if err := p.PrintObj(obj, &buf); err != nil {
 			return usageErr(err.Error())
 		}
 		_, err := w.Write(buf.Bytes())
 		return err
 	}, nil
+}
+
+// diffPrinter writes a --diff report.
+type diffPrinter func(w io.Writer, d *api.ReachabilityDiff) error
+
+// ToDiffPrinter returns the printer of --diff: podreach's table (also for
+// -o wide), json, yaml, or kubectl's templates over the ReachabilityDiff.
+func (f *PrintFlags) ToDiffPrinter(color bool) (diffPrinter, error) {
+	format := f.format()
+	switch format {
+	case render.FormatDot:
+		return nil, usageErr("-o dot draws one report's paths; it does not apply to --diff (use table, json or yaml)")
+	case render.FormatTable, render.FormatWide, render.FormatJSON, render.FormatYAML:
+		return func(w io.Writer, d *api.ReachabilityDiff) error {
+			return render.PrintDiff(w, d, format, render.Options{Color: color})
+		}, nil
+	}
+	p, err := f.templatePrinter(format)
+	if err != nil {
+		return nil, err
+	}
+	return func(w io.Writer, d *api.ReachabilityDiff) error { return p(w, d) }, nil
 }

@@ -43,6 +43,10 @@ type model struct {
 	aliases    map[string][]string                     // hostname -> ExternalName Services pointing at it
 	slices     map[string][]*discoveryv1.EndpointSlice // "ns/svc" -> slices
 	warnings   []string
+
+	// proofs caches what proving fixes builds (prove.go).
+	proofs variants
+	stats  ProofStats
 }
 
 // service is Istio's model.Service for one Kubernetes Service or one host of

@@ -78,8 +78,13 @@ type flow struct {
 // stage is one step of the data path.
 type stage func(*flow)
 
-// trace runs one call through the stages and returns its report row.
-func (t *tracer) trace(c call) api.Request {
+// trace runs one call through the stages and returns its report row, with
+// the proven fixes of a failure.
+func (t *tracer) trace(c call) api.Request { return t.run(c, true) }
+
+// run traces one call; fixes is false when proving a fix (a re-trace
+// proposes no fixes of its own).
+func (t *tracer) run(c call, fixes bool) api.Request {
 	r := &api.Request{Address: c.address, Port: c.port, Traffic: c.traffic, DestinationPort: c.destPort, ResolvedIPs: []string{}, Steps: []api.Step{}}
 	if c.traffic == api.TrafficHTTP {
 		r.Host, r.Method = c.host, c.method
@@ -95,7 +100,9 @@ func (t *tracer) trace(c call) api.Request {
 		st(f)
 	}
 	t.verdictStage(f)
-	t.fixStage(f)
+	if fixes {
+		t.fixStage(f)
+	}
 	return *r
 }
 

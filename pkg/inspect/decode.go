@@ -23,6 +23,9 @@ type world struct {
 	configMaps []corev1.ConfigMap
 	// objects counts every object, used kind or not, to tell an empty input.
 	objects int
+	// ignored names the objects of kinds podreach does not model
+	// ("Deployment demo/web"), for --with's warning.
+	ignored []string
 }
 
 // header is what every document or list item is first decoded into.
@@ -103,6 +106,12 @@ func (w *world) addObject(h header, raw []byte) error {
 		return decodeIstio(raw, &w.snap.PeerAuthentications)
 	case group == "security.istio.io" && h.Kind == "AuthorizationPolicy" && (version == "v1" || version == "v1beta1"):
 		return decodeIstio(raw, &w.snap.AuthorizationPolicies)
+	default:
+		name := h.Metadata.Name
+		if h.Metadata.Namespace != "" {
+			name = h.Metadata.Namespace + "/" + name
+		}
+		w.ignored = append(w.ignored, h.Kind+" "+name)
 	}
 	return nil
 }

@@ -4,8 +4,6 @@
 package render
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"io"
@@ -65,15 +63,7 @@ func Print(w io.Writer, r *api.Reachability, format string, opts Options) error 
 // JSON writes the report as JSON indented by two spaces, with a final newline.
 // HTML characters are not escaped: the text is for terminals and jq.
 func JSON(w io.Writer, r *api.Reachability) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("encoding the report as JSON: %w", err)
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return encodeJSON(w, r)
 }
 
 // YAML writes the report as YAML (the same field names as JSON).

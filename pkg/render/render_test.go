@@ -93,9 +93,13 @@ func matrixReport() *api.Reachability {
 				},
 				Symptom: `503 upstream connect error or disconnect/reset before headers. reset reason: connection termination`,
 				Fixes: []api.Fix{
-					{Object: "caller", Message: "call web-0.web.demo.svc.cluster.local:8080"},
-					{Object: "Service demo/web", Field: "spec.ports[0].name", Message: "or leave the port unnamed / appProtocol tcp so the headless per-pod listener accepts any Host (Istio ≥ 1.12)"},
-					{Object: "PeerAuthentication demo/default", Message: "or PeerAuthentication port 8080: PERMISSIVE"},
+					{Object: "caller", Message: "call web-0.web.demo.svc.cluster.local:8080", Verified: true,
+						Dial: &api.Dial{Address: "web-0.web.demo.svc.cluster.local", Port: 8080}},
+					{Object: "Service demo/web", Field: "spec.ports[0].name", Message: "or leave the port unnamed / appProtocol tcp so the headless per-pod listener accepts any Host (Istio ≥ 1.12)", Verified: true,
+						Patch: &api.Patch{APIVersion: "v1", Kind: "Service", Namespace: "demo", Name: "web", MergePatch: []byte(`{"spec":{"ports":[{"name":"http","port":8080,"appProtocol":"tcp"}]}}`)}},
+					{Object: "PeerAuthentication demo/web", Message: "or PeerAuthentication port 8080: PERMISSIVE", Verified: true,
+						Patch: &api.Patch{APIVersion: "security.istio.io/v1", Kind: "PeerAuthentication", Namespace: "demo", Name: "web", Create: true,
+							MergePatch: []byte(`{"apiVersion":"security.istio.io/v1","kind":"PeerAuthentication","metadata":{"name":"web","namespace":"demo"},"spec":{"portLevelMtls":{"8080":{"mode":"PERMISSIVE"}},"selector":{"matchLabels":{"app":"web"}}}}`)}},
 				},
 			},
 			{

@@ -421,9 +421,27 @@ func notes(q api.Request) []string {
 		}
 	}
 	for _, f := range q.Fixes {
-		lines = append(lines, wrapNote("  fix: ", f.Message)...)
+		lines = append(lines, wrapNote("  fix: ", f.Message+fixTag(f))...)
 	}
 	return lines
+}
+
+// fixTag says what a fix needs beyond its patch, and whether podreach
+// could trace it.
+func fixTag(f api.Fix) string {
+	var req []string
+	for _, r := range f.Requires {
+		req = append(req, string(r))
+	}
+	switch {
+	case !f.Verified && len(req) > 0:
+		return " [not traced: requires " + strings.Join(req, ", ") + "]"
+	case !f.Verified:
+		return " [not traced]"
+	case len(req) > 0:
+		return " [requires " + strings.Join(req, ", ") + "]"
+	}
+	return ""
 }
 
 // wrapNote wraps msg at noteWidth columns, indenting continuation lines under

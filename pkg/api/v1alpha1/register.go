@@ -15,6 +15,7 @@ const (
 
 	KindReachability     = "Reachability"
 	KindReachabilityList = "ReachabilityList"
+	KindReachabilityDiff = "ReachabilityDiff"
 )
 
 // SchemeGroupVersion is the group and version of this package's kinds.
@@ -28,7 +29,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(SchemeGroupVersion, &Reachability{})
+	s.AddKnownTypes(SchemeGroupVersion, &Reachability{}, &ReachabilityDiff{})
 	metav1.AddToGroupVersion(s, SchemeGroupVersion)
 	return nil
 }
@@ -36,4 +37,9 @@ func addKnownTypes(s *runtime.Scheme) error {
 // NewReachability returns an empty report with its type set.
 func NewReachability() *Reachability {
 	return &Reachability{TypeMeta: TypeMeta{APIVersion: APIVersion, Kind: KindReachability}, Requests: []Request{}}
+}
+
+// NewReachabilityDiff returns an empty diff with its type set.
+func NewReachabilityDiff() *ReachabilityDiff {
+	return &ReachabilityDiff{TypeMeta: TypeMeta{APIVersion: APIVersion, Kind: KindReachabilityDiff}, Items: []DiffItem{}}
 }

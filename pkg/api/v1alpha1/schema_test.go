@@ -78,6 +78,8 @@ var enumTypes = []enumType{
 	{"AuthzDecision", "AuthzDecision", strs(api.AuthzDecisions)},
 	{"AuthzAction", "AuthzAction", strs(api.AuthzActions)},
 	{"Stage", "Stage", strs(api.Stages)},
+	{"FixRequirement", "FixRequirement", strs(api.FixRequirements)},
+	{"DiffChange", "DiffChange", strs(api.DiffChangeValues)},
 	{"StepResult", "StepResult", nil},
 	{"ReasonCode", "ReasonCode", strs(api.ReasonCodes)},
 	{"Rule", "Rule", strs(api.Rules)},
@@ -262,6 +264,10 @@ func TestSchemaMatchesGoTypes(t *testing.T) {
 		ref, _ := s["$ref"].(string)
 		typ, _ := s["type"].(string)
 		switch {
+		case rt == reflect.TypeOf(json.RawMessage{}):
+			if typ != "object" {
+				t.Errorf("schema %s: type %q, want object (Go json.RawMessage holds a JSON object)", where, typ)
+			}
 		case rt.Kind() == reflect.Struct || rt.Kind() == reflect.String && rt.Name() != "string":
 			if want := "#/$defs/" + rt.Name(); ref != want {
 				t.Errorf("schema %s: want {\"$ref\": %q} for Go type %s, have %v", where, want, rt, s)
@@ -334,6 +340,9 @@ func TestSchemaMatchesGoTypes(t *testing.T) {
 	}
 	used["Reachability"] = true
 	visitStruct(reflect.TypeOf(api.Reachability{}))
+	// The other documents of the contract (kubectl podreach --diff).
+	used["ReachabilityDiff"] = true
+	visitStruct(reflect.TypeOf(api.ReachabilityDiff{}))
 	for name := range defs {
 		if !used[name] {
 			t.Errorf("schema $defs/%s is used by no Go field", name)
@@ -463,4 +472,26 @@ func firstReason(rep map[string]any) map[string]any {
 		}
 	}
 	panic("no request has a reason")
+}
+
+// TestGoldenDiffsValidate: the --diff goldens validate against the
+// schema's ReachabilityDiff.
+func TestGoldenDiffsValidate(t *testing.T) {
+	sch, err := jsonschema.NewCompiler().Compile(schemaFile + "#/$defs/ReachabilityDiff")
+	if err != nil {
+		t.Fatalf("%s#/$defs/ReachabilityDiff does not compile: %v", schemaFile, err)
+	}
+	files, err := filepath.Glob("../../../cmd/kubectl-podreach/testdata/whatif/*.diff.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no diff goldens (%v)", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(instance(t, b)); err != nil {
+			t.Errorf("%s does not validate: %v", f, err)
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"encoding/json"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -309,6 +311,49 @@ type Fix struct {
 	For ReasonCode `json:"for,omitempty"`
 	// Ref is the object to change, when it exists or is named.
 	Ref *ObjectRef `json:"ref,omitempty"`
+	// Patch is the change to an object: a JSON merge patch of an existing
+	// one, or a whole new object (Create).
+	Patch *Patch `json:"patch,omitempty"`
+	// Also are further changes the fix needs together with Patch (every
+	// one of them applied, e.g. the same port of two Services).
+	Also []Patch `json:"also,omitempty"`
+	// Dial is the change on the caller's side: what to dial instead.
+	Dial *Dial `json:"dial,omitempty"`
+	// Verified is true when podreach applied Patch (and Dial) to the
+	// snapshot, rebuilt the model, re-traced the request and it then
+	// reaches its destination. Only verified fixes are reported, except a
+	// fix that requires certificates (RequiresCertificates: the caller
+	// presenting Istio's certificates itself), which the model cannot
+	// trace: it is reported with Verified false.
+	Verified bool `json:"verified"`
+	// Requires lists what the change needs beyond the patch that the
+	// model cannot see (a restart to re-inject, certificates to mount).
+	Requires []FixRequirement `json:"requires,omitempty"`
+}
+
+// Patch is one object to change (kubectl patch --type merge) or create
+// (kubectl apply -f).
+type Patch struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	// Create is true when the object does not exist: MergePatch is then the
+	// whole object.
+	Create bool `json:"create,omitempty"`
+	// MergePatch is an RFC 7386 JSON merge patch of the object (lists are
+	// replaced whole), or the object itself when Create.
+	MergePatch json.RawMessage `json:"mergePatch"`
+}
+
+// Dial is an address (and port, and Host header for HTTP) for the caller to
+// dial instead.
+type Dial struct {
+	Address string `json:"address"`
+	Port    int32  `json:"port"`
+	Host    string `json:"host,omitempty"`
+	// Path is the HTTP path to request (a scrape path), when it changes.
+	Path string `json:"path,omitempty"`
 }
 
 // Summary counts the requests by outcome.
@@ -316,4 +361,54 @@ type Summary struct {
 	Requests int `json:"requests"`
 	Reaching int `json:"reaching"` // reaches-destination + load-balanced
 	Failing  int `json:"failing"`
+}
+
+// ReachabilityDiff answers `kubectl podreach … --with FILE --diff`: the
+// requests whose outcome differs between the cluster as read and the
+// cluster with the overlay.
+//
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+type ReachabilityDiff struct {
+	TypeMeta `json:",inline"`
+	// With names the overlay inputs (--with).
+	With []string `json:"with,omitempty"`
+	// Items are the changed requests, grouped by Change, then in the order
+	// they were examined.
+	Items   []DiffItem  `json:"items"`
+	Summary DiffSummary `json:"summary"`
+}
+
+var _ runtime.Object = &ReachabilityDiff{}
+
+// DiffItem is one request whose outcome the overlay changes. A request is
+// the same before and after when source, destination, address, port and
+// Host header are.
+type DiffItem struct {
+	Source      string     `json:"source"`                // NS/NAME
+	Destination string     `json:"destination,omitempty"` // NS/NAME (pod DST) or the URL
+	Address     string     `json:"address"`
+	Port        int32      `json:"port"`
+	Host        string     `json:"host,omitempty"`
+	Change      DiffChange `json:"change"`
+	// Before is absent for a request that only exists with the overlay.
+	Before *Outcome `json:"before,omitempty"`
+	// After is absent for a request that no longer exists with the overlay.
+	After *Outcome `json:"after,omitempty"`
+}
+
+// Outcome is what a request comes to: the part of a Request a diff compares.
+type Outcome struct {
+	Verdict Verdict      `json:"verdict"`
+	TLS     TLS          `json:"tls"`
+	Reasons []ReasonCode `json:"reasons,omitempty"`
+	Symptom string       `json:"symptom,omitempty"`
+	Reaches string       `json:"reaches"`
+}
+
+// DiffSummary counts the compared and changed requests.
+type DiffSummary struct {
+	Compared int `json:"compared"` // requests examined before or after
+	Changed  int `json:"changed"`
+	Breaks   int `json:"breaks"` // reached before, fail after
+	Fixes    int `json:"fixes"`  // failed before, reach after
 }

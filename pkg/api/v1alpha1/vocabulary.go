@@ -239,3 +239,33 @@ const (
 
 // StepResults lists every StepResult value.
 var StepResults = []StepResult{StepPass, StepFail}
+
+// FixRequirement is something a fix needs that its patch does not do and
+// the model cannot see.
+type FixRequirement string
+
+const (
+	// RequiresRestart: the pods must be recreated (sidecar injection
+	// happens when a pod is created).
+	RequiresRestart FixRequirement = "restart"
+	// RequiresCertificates: the caller must mount Istio's certificates and
+	// present them (e.g. Prometheus scraping with TLS).
+	RequiresCertificates FixRequirement = "certificates"
+)
+
+// FixRequirements lists every FixRequirement value.
+var FixRequirements = []FixRequirement{RequiresRestart, RequiresCertificates}
+
+// DiffChange says how an overlay changes a request's outcome.
+type DiffChange string
+
+const (
+	DiffBreaks  DiffChange = "breaks"  // reached before, fails after
+	DiffFixes   DiffChange = "fixes"   // failed before, reaches after
+	DiffChanges DiffChange = "changes" // same side of reach/fail, another verdict, TLS, reasons or symptom
+	DiffAdded   DiffChange = "added"   // only with the overlay
+	DiffRemoved DiffChange = "removed" // only without the overlay
+)
+
+// DiffChangeValues lists every DiffChange value, in the order a diff groups them.
+var DiffChangeValues = []DiffChange{DiffBreaks, DiffFixes, DiffChanges, DiffAdded, DiffRemoved}
