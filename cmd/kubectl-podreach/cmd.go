@@ -41,6 +41,21 @@ as a red edge with its symptom): one path for a URL, one path per address
 for a pod DST, sharing the hops they have in common (use --port to keep a
 matrix small).
 
+Fleet forms examine many pairs at once, each as SRC DST would:
+  SRC -l SELECTOR [-n NS | -A]   every pod the selector matches is a DST
+  SRC -A, or a lone SRC with -n  every pod of the cluster, or of NS
+  SRC DST1 DST2 ...              several DSTs; a workload means ALL its pods
+                                 (with one DST it still picks one pod)
+  --peers WORKLOAD | --peers -l SELECTOR
+                                 every ordered pair of its pods, every port,
+                                 every address form
+SRC itself is never a DST. The table groups the requests by port, address
+form, verdict and primary reason (each failing group once, with its count,
+example pairs, why: and fix:), then one line per verdict; --details prints
+every pair's table. -o json|yaml print a ReachabilityList (items: one
+Reachability per pair; summary.groups). A URL DST is a single target, and
+-o dot draws one pair: neither combines with a fleet form.
+
 With -f the cluster is read from YAML/JSON files (a 'kubectl get -o yaml'
 dump, a List, or multi-document YAML) instead of the API server.
 
@@ -61,7 +76,7 @@ Exit status:
   1  at least one request fails (with --diff: one that reached fails with
      the overlay)
   2  usage error: bad arguments or flags, unknown or ambiguous pod, pod
-     without an IP, malformed URL
+     without an IP, malformed URL, a fleet form that selects no pair
   3  the cluster could not be read: API server unreachable, invalid or expired
      credentials, timeout, unreadable or malformed -f or --with input`
 
@@ -70,6 +85,12 @@ Exit status:
 
   # StatefulSet peers: can kafka-0 reach kafka-1 by every name it might use?
   kubectl podreach kafka/kafka-0 kafka/kafka-1
+
+  # Which of the pods labelled app=web, in every namespace, can Prometheus scrape on 9090?
+  kubectl podreach -n monitoring prometheus-0 -l app=web -A --port 9090
+
+  # Every ordered pair of etcd members, every port, every address (grouped by outcome)
+  kubectl podreach -n infra --peers sts/etcd
 
   # An app that dials a pod IP directly
   kubectl podreach deploy/client http://10.1.2.3:8080/healthz

@@ -133,7 +133,7 @@ func TestToOptions(t *testing.T) {
 		{name: "bad --traffic", argv: append([]string{"a", "b", "--traffic", "udp"}, f...), wantErr: `invalid --traffic "udp": allowed values are auto, http, tcp`},
 		{name: "no args", argv: f, wantErr: "SRC and DST are required"},
 		{name: "one arg", argv: append([]string{"a"}, f...), wantErr: `DST is required after SRC "a"`},
-		{name: "three args", argv: append([]string{"a", "b", "c"}, f...), wantErr: "too many arguments (3)"},
+
 		{name: "port out of range", argv: append([]string{"a", "b", "--port", "70000"}, f...), wantErr: "invalid --port 70000"},
 		{name: "port name invalid", argv: append([]string{"a", "b", "--port", "Not_A_Port"}, f...), wantErr: `invalid --port "Not_A_Port"`},
 		{name: "header with a pod DST", argv: append([]string{"a", "b", "-H", "Host: x"}, f...), wantErr: "--header applies to a URL"},
@@ -206,28 +206,36 @@ func TestExampleWorlds(t *testing.T) {
 	for _, w := range worlds(t) {
 		t.Run(w.Name, func(t *testing.T) {
 			if len(w.Args) < 2 {
-				t.Fatalf("examples/%s: the # podreach: line has %q, want SRC DST", w.File, w.Args)
+				t.Fatalf("examples/%s: the # podreach: line has %q, want SRC DST (or a fleet form)", w.File, w.Args)
 			}
 			args := append(append([]string{}, w.Args...), "-f", worldPath(w), "-o", "json")
 			r := runCmd(t, args...)
 			if r.code != exitOK && r.code != exitFails {
 				t.Fatalf("kubectl podreach %s: exit %d, stderr:\n%s", strings.Join(args, " "), r.code, r.errOut)
 			}
+			type requests []struct {
+				Verdict string `json:"verdict"`
+			}
 			var rep struct {
-				APIVersion string `json:"apiVersion"`
-				Kind       string `json:"kind"`
-				Requests   []struct {
-					Verdict string `json:"verdict"`
-				} `json:"requests"`
+				APIVersion string   `json:"apiVersion"`
+				Kind       string   `json:"kind"`
+				Requests   requests `json:"requests"`
+				Items      []struct {
+					Requests requests `json:"requests"`
+				} `json:"items"` // a fleet form's ReachabilityList
 			}
 			if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
 				t.Fatalf("stdout is not JSON: %v\n%s", err, r.out)
 			}
-			if rep.APIVersion != api.APIVersion || rep.Kind != api.KindReachability {
+			if rep.APIVersion != api.APIVersion || (rep.Kind != api.KindReachability) == (rep.Kind != api.KindReachabilityList) {
 				t.Errorf("apiVersion/kind = %q/%q", rep.APIVersion, rep.Kind)
 			}
+			all := rep.Requests
+			for _, it := range rep.Items {
+				all = append(all, it.Requests...)
+			}
 			fails := false
-			for _, q := range rep.Requests {
+			for _, q := range all {
 				fails = fails || q.Verdict == string(api.VerdictFails)
 			}
 			if want := map[bool]int{false: exitOK, true: exitFails}[fails]; r.code != want {
@@ -410,6 +418,8 @@ func TestVersionAndHelp(t *testing.T) {
 		"--kubeconfig", "--context", "--request-timeout", "--as",
 		"-o dot | dot -Tsvg", "table|wide|json|yaml|dot",
 		"-o, --output", "--traffic", "-H, --header", "--port", "-f, --filename", "--example",
+		"-l, --selector", "-A, --all-namespaces", "--peers", "--details",
+		"kubectl podreach -n infra --peers sts/etcd", "ReachabilityList",
 	} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("--help lacks %q", want)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/podreach/kubectl-podreach/pkg/explain"
@@ -199,4 +200,67 @@ func oneLine(s string) string {
 		lines[i] = strings.TrimSpace(lines[i])
 	}
 	return strings.Join(lines, "; ")
+}
+
+// The fleet forms' usage errors (Options.Validate).
+
+func errDSTRequired(src podref.Ref) error {
+	return usageErr(fmt.Sprintf("DST is required after SRC %q: a pod, a URL or host:port; "+
+		"or select several with -l SELECTOR, -A or -n NAMESPACE", src.Raw))
+}
+
+func errDetailsSingle() error {
+	return usageErr("--details applies to the fleet forms (-l, -A, -n NS, several DSTs, --peers); SRC DST already prints every request")
+}
+
+func errURLInFleet(url string) error {
+	return usageErr(fmt.Sprintf("a URL DST is a single target: %q cannot be combined with other DSTs, -l, -A or --peers; "+
+		"run it alone (kubectl podreach SRC %s)", url, url))
+}
+
+func errPeersArgs(refs []podref.Ref) error {
+	return usageErr(fmt.Sprintf("--peers takes one workload (sts/NAME, deploy/NAME, ds/NAME, rs/NAME) or -l SELECTOR, got %s",
+		strings.Join(raws(refs), " ")))
+}
+
+func errPeersBoth(ref podref.Ref) error {
+	return usageErr(fmt.Sprintf("--peers takes either a workload (%s) or -l SELECTOR, not both", ref.Raw))
+}
+
+func errPeersPod(ref podref.Ref) error {
+	return usageErr(fmt.Sprintf("--peers needs a workload or -l SELECTOR: pod %q alone has no peers (try sts/NAME or deploy/NAME)", ref.Raw))
+}
+
+func errPeersNothing() error {
+	return usageErr("--peers needs a workload (--peers sts/etcd, --peers deploy/NAME) or -l SELECTOR (with -n NS or -A)")
+}
+
+func errSelectAndDST(flag string, refs []podref.Ref) error {
+	return usageErr(fmt.Sprintf("%s selects the destinations: give either DSTs (%s) or %s, not both",
+		flag, strings.Join(raws(refs), " "), flag))
+}
+
+func errDotFleet() error {
+	return usageErr("-o dot draws the requests of one pair; for the fleet forms use -o json|yaml, the table, or --details (or run SRC DST for one pair)")
+}
+
+func errNoPairs(what string) error {
+	return usageErr("no pairs to examine: " + what)
+}
+
+// parseSelector parses -l as kubectl does (labels.Parse).
+func parseSelector(s string) (labels.Selector, error) {
+	sel, err := labels.Parse(s)
+	if err != nil {
+		return nil, usageErr(fmt.Sprintf("invalid -l %q: %v", s, err))
+	}
+	return sel, nil
+}
+
+func raws(refs []podref.Ref) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.Raw
+	}
+	return out
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,6 +35,12 @@ type Flags struct {
 	Method    string
 	Example   string
 	Verbosity int
+
+	// The fleet forms: -l, -A, --peers, --details.
+	Selector      string
+	AllNamespaces bool
+	Peers         peersFlag
+	Details       bool
 
 	genericiooptions.IOStreams
 
@@ -82,6 +87,15 @@ func (f *Flags) AddFlags(cmd *cobra.Command) {
 	fs.StringVar(&f.Example, "example", "",
 		"Run against an embedded example world instead of a cluster (--example or --example=NAME); its SRC DST apply unless given.")
 	fs.Lookup("example").NoOptDefVal = "default"
+	fs.StringVarP(&f.Selector, "selector", "l", "",
+		"Fleet form: every pod this label selector matches (in -n's namespace, or all with -A) is a DST, e.g. -l app=web; with --peers, the peers.")
+	fs.BoolVarP(&f.AllNamespaces, "all-namespaces", "A", false,
+		"Fleet form: every pod of every namespace is a DST (or, with -l, every pod it matches). SRC still resolves in -n's namespace.")
+	fs.Var(&f.Peers, "peers",
+		"Fleet form: every ordered pair of the pods of one workload (--peers sts/etcd, --peers deploy/NAME) or of -l SELECTOR, on every port, by every address.")
+	fs.Lookup("peers").NoOptDefVal = "true"
+	fs.BoolVar(&f.Details, "details", false,
+		"Fleet forms: print every request of every pair (one table per pair) instead of the requests grouped by outcome.")
 	fs.IntVarP(&f.Verbosity, "v", "v", 0, "Log level: 4 logs every API request with its status and latency on stderr; 6-9 as kubectl.")
 }
 
@@ -100,7 +114,7 @@ func (f *Flags) ToOptions(args []string) (*Options, error) {
 		return nil, err
 	}
 	o := &Options{Notice: notice, Verbosity: f.Verbosity, IOStreams: f.IOStreams}
-	if o.Print, err = f.PrintFlags.ToPrinter(colorAllowed(f.Out)); err != nil {
+	if o.Print, err = f.PrintFlags.ToPrinter(colorAllowed(f.Out), f.Details); err != nil {
 		return nil, err
 	}
 	if o.Traffic, err = podref.ParseTraffic(f.Traffic); err != nil {
@@ -146,33 +160,95 @@ func (f *Flags) ToOptions(args []string) (*Options, error) {
 		return nil, usageErr("--with - and -f - (or --example) cannot both read standard input")
 	}
 
-	switch n := len(args); {
-	case n == 0:
-		return nil, usageErr("SRC and DST are required: kubectl podreach SRC DST (or try --example)")
-	case n == 1:
-		return nil, usageErr(fmt.Sprintf("DST is required after SRC %q: a pod, a URL or host:port", args[0]))
-	case n > 2:
-		return nil, usageErr(fmt.Sprintf("too many arguments (%d): want SRC DST, got %s", n, strings.Join(args, " ")))
-	}
-	if o.Source, err = podref.Parse(args[0], namespace); err != nil {
-		return nil, err
-	}
-	if dst := args[1]; podref.IsTarget(dst) {
-		if o.Target, err = podref.ParseTarget(dst, nil); err != nil {
+	o.Namespace, o.NamespaceGiven = namespace, f.flags != nil && f.flags.Changed("namespace")
+	o.AllNamespaces, o.Peers, o.Details, o.Output = f.AllNamespaces, f.Peers.on, f.Details, *f.PrintFlags.OutputFormat
+	if f.flags != nil && f.flags.Changed("selector") {
+		if o.Selector, err = parseSelector(f.Selector); err != nil {
 			return nil, err
 		}
-		for _, h := range o.Headers {
-			o.Target.SetHeader(h)
+	}
+	o.Progress = progressWriter(f.ErrOut)
+	if f.Peers.workload != "" {
+		args = append([]string{f.Peers.workload}, args...)
+	}
+	if !o.Peers {
+		// SRC, then the DSTs.
+		if len(args) == 0 {
+			return nil, usageErr("SRC and DST are required: kubectl podreach SRC DST (or try --example)")
 		}
-	} else {
+		if o.Source, err = podref.Parse(args[0], namespace); err != nil {
+			return nil, err
+		}
+		args = args[1:]
+	}
+	for _, dst := range args {
+		if podref.IsTarget(dst) {
+			tg, err := podref.ParseTarget(dst, nil)
+			if err != nil {
+				return nil, err
+			}
+			for _, h := range o.Headers {
+				tg.SetHeader(h)
+			}
+			o.Targets = append(o.Targets, tg)
+			continue
+		}
 		ref, err := podref.Parse(dst, namespace)
 		if err != nil {
 			return nil, err
 		}
-		o.Destination = &ref
+		o.Destinations = append(o.Destinations, ref)
+	}
+	// One DST without -l, -A or --peers is the single form, as before the
+	// fleet forms: a workload DST means one of its pods.
+	if !o.Peers && o.Selector == nil && !o.AllNamespaces && len(o.Destinations)+len(o.Targets) == 1 {
+		if len(o.Targets) == 1 {
+			o.Target, o.Targets = o.Targets[0], nil
+		} else {
+			o.Destination, o.Destinations = &o.Destinations[0], nil
+		}
 	}
 	o.Reader = func() (inspect.Reader, error) { return f.newReader(world) }
 	return o, nil
+}
+
+// peersFlag is --peers: a switch (--peers sts/etcd leaves the workload as
+// an argument, --peers -l app=etcd takes the selector) that also accepts
+// the workload as its value (--peers=sts/etcd).
+type peersFlag struct {
+	on       bool
+	workload string
+}
+
+func (p *peersFlag) String() string {
+	if p.workload != "" {
+		return p.workload
+	}
+	return strconv.FormatBool(p.on)
+}
+
+func (p *peersFlag) Set(v string) error {
+	switch v {
+	case "true":
+		p.on, p.workload = true, ""
+	case "false":
+		p.on, p.workload = false, ""
+	default:
+		p.on, p.workload = true, v
+	}
+	return nil
+}
+
+// Type is "bool" so that help shows --peers as the switch it mostly is.
+func (p *peersFlag) Type() string { return "bool" }
+
+// progressWriter is where the fleet forms report progress: stderr when it
+// is a terminal, else nowhere.
+func progressWriter(w io.Writer) io.Writer {
+	if printers.IsTerminal(w) {
+		return w
+	}
+	return nil
 }
 
 // defaultNamespace is where SRC and DST without a namespace live: -n, else

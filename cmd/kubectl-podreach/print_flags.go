@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -53,24 +54,32 @@ func (f *PrintFlags) AddFlags(cmd *cobra.Command) {
 	f.outputChanged = func() bool { return cmd.Flags().Changed("output") }
 }
 
-// printer writes the report.
-type printer func(w io.Writer, r *api.Reachability) error
+// printer writes the report: a *api.Reachability or, for the fleet forms,
+// a *api.ReachabilityList.
+type printer func(w io.Writer, obj runtime.Object) error
 
 // ToPrinter returns the printer -o asks for; an unknown format, a template
 // that does not parse or a template file that cannot be read is a usage
-// error. color applies to the table.
-func (f *PrintFlags) ToPrinter(color bool) (printer, error) {
+// error. color applies to the table, details to a list's table.
+func (f *PrintFlags) ToPrinter(color, details bool) (printer, error) {
 	format := f.format()
 	if slices.Contains(render.Formats, format) {
-		return func(w io.Writer, r *api.Reachability) error {
-			return render.Print(w, r, format, render.Options{Color: color})
+		return func(w io.Writer, obj runtime.Object) error {
+			opts := render.Options{Color: color, Details: details}
+			switch r := obj.(type) {
+			case *api.ReachabilityList:
+				return render.PrintList(w, r, format, opts)
+			case *api.Reachability:
+				return render.Print(w, r, format, opts)
+			}
+			return fmt.Errorf("cannot print %T", obj)
 		}, nil
 	}
 	p, err := f.templatePrinter(format)
 	if err != nil {
 		return nil, err
 	}
-	return func(w io.Writer, r *api.Reachability) error { return p(w, r) }, nil
+	return printer(p), nil
 }
 
 // format is -o, or go-template when only --template is given (as kubectl).

@@ -16,7 +16,8 @@ import (
 // TestWhatIfGolden pins --with --diff on single pairs: turning a namespace
 // STRICT shows exactly the scrapes it breaks; renaming etcd's peer port
 // http-peer (what Istio's analyzers suggest for an unprefixed port name)
-// shows the peer paths it breaks. Table and JSON, in testdata/whatif.
+// shows the peer paths it breaks, for one pair and for every pair of the
+// StatefulSet (--peers). Table and JSON, in testdata/whatif.
 func TestWhatIfGolden(t *testing.T) {
 	isolate(t)
 	dir := filepath.Join("testdata", "whatif")
@@ -26,6 +27,8 @@ func TestWhatIfGolden(t *testing.T) {
 	}{
 		{"strict-shop", []string{"monitoring/prometheus-0", "shop/cart-0", "-f", filepath.Join(dir, "prometheus-permissive.yaml"), "--with", filepath.Join(dir, "strict-shop.yaml"), "--diff"}},
 		{"etcd-http-peer", []string{"infra/etcd-0", "infra/etcd-1", "--port", "2380", "--traffic", "tcp", "-f", filepath.Join(dir, "etcd.yaml"), "--with", filepath.Join(dir, "etcd-http-peer.yaml"), "--diff"}},
+		// The same rename over the fleet: every ordered pair of members.
+		{"etcd-http-peer-peers", []string{"--peers", "-l", "app=etcd", "-n", "infra", "--port", "2380", "--traffic", "tcp", "-f", filepath.Join(dir, "etcd.yaml"), "--with", filepath.Join(dir, "etcd-http-peer.yaml"), "--diff"}},
 		{"no-change", []string{"infra/etcd-0", "infra/etcd-1", "--port", "2379", "--traffic", "tcp", "-f", filepath.Join(dir, "etcd.yaml"), "--with", filepath.Join(dir, "etcd-http-peer.yaml"), "--diff"}},
 	}
 	for _, c := range cases {

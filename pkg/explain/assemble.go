@@ -13,7 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-func (m *model) explain(q Query) (*api.Reachability, error) {
+// explain answers q with the source's tracer from tracerOf (shared by the
+// queries of one Engine).
+func (m *model) explain(q Query, tracerOf func(*corev1.Pod) *tracer) (*api.Reachability, error) {
 	src, err := m.queryPod(q.Source, "SRC")
 	if err != nil {
 		return nil, err
@@ -27,7 +29,8 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 	} else if q.Target == nil {
 		return nil, usageErrorf("a destination (pod or URL) is required")
 	}
-	t := m.newTracer(src, dst)
+	t := tracerOf(src)
+	t.dst = dst
 	rep.Source = m.workload(src, q.Source.ChosenFrom)
 	if t.sc.sidecar != nil {
 		rep.Source.Sidecar = t.sc.sidecar.Namespace + "/" + t.sc.sidecar.Name
@@ -175,7 +178,7 @@ func (m *model) destinationPorts(dst *corev1.Pod, only []string) ([]*portGroup, 
 	for _, ip := range podIPs(dst) {
 		ips[ip] = true
 	}
-	for _, svc := range m.services {
+	for _, svc := range m.servicesFor(dst.Namespace) {
 		if !svc.isKube() || svc.resolution == "Alias" {
 			continue
 		}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/labels"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 	"github.com/podreach/kubectl-podreach/pkg/inspect"
@@ -84,6 +87,129 @@ func worldQueries(t *testing.T, path string) []string {
 	for _, l := range strings.Split(data, "\n") {
 		if q, ok := strings.CutPrefix(l, "# podreach: "); ok {
 			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// worldPairQueries resolves every query line of a world into single-pair
+// queries: a single form as loadQuery does; a fleet form (--peers, -l,
+// -A, several DSTs) into one query per pair, as the command's fleet runner
+// pairs them. --scrape lines are URL forms derived elsewhere: skipped.
+func worldPairQueries(t *testing.T, world string) []worldQuery {
+	t.Helper()
+	var out []worldQuery
+	for _, line := range worldQueries(t, world) {
+		args := strings.Fields(line)
+		if slices.Contains(args, "--scrape") {
+			continue
+		}
+		if !isFleetLine(args) {
+			out = append(out, loadQuery(t, world, line))
+			continue
+		}
+		out = append(out, fleetPairs(t, world, line, args)...)
+	}
+	return out
+}
+
+func isFleetLine(args []string) bool {
+	pos := 0
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "--peers", "-l", "-A":
+			return true
+		case "-n", "--port", "--traffic":
+			i++
+		default:
+			pos++
+		}
+	}
+	return pos != 2
+}
+
+// fleetPairs reads a fleet line's pods with the file reader and pairs them.
+func fleetPairs(t *testing.T, world, line string, args []string) []worldQuery {
+	t.Helper()
+	ns, peers := "default", false
+	var (
+		pos   []string
+		sel   labels.Selector
+		all   bool
+		ports []podref.Port
+	)
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-n":
+			i++
+			ns = args[i]
+		case "-A":
+			all = true
+		case "--peers":
+			peers = true
+		case "-l":
+			i++
+			s, err := labels.Parse(args[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			sel = s
+		case "--port":
+			i++
+			p, err := podref.ParsePort(args[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			ports = append(ports, p)
+		default:
+			pos = append(pos, args[i])
+		}
+	}
+	set := &inspect.PodSet{Selector: sel, Namespace: ns, AllNamespaces: all}
+	var req inspect.Request
+	start := 0
+	if !peers {
+		src, err := podref.Parse(pos[0], ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Source, start = src, 1
+	}
+	for _, a := range pos[start:] {
+		r, err := podref.Parse(a, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set.Refs = append(set.Refs, r)
+	}
+	if set.Selector == nil && len(set.Refs) == 0 {
+		set.Selector = labels.Everything()
+	}
+	if peers {
+		req.Peers = set
+	} else {
+		req.Destinations = set
+	}
+	res, err := inspect.NewFileReader([]string{world}, nil).Read(context.Background(), req)
+	if err != nil {
+		t.Fatalf("%s [%s]: %v", world, line, err)
+	}
+	var out []worldQuery
+	add := func(src, dst snapshot.PodKey) {
+		out = append(out, worldQuery{line: line + " [" + src.String() + "→" + dst.String() + "]", snap: res.Snapshot,
+			q: Query{Source: src, Destination: &dst, Ports: ports}})
+	}
+	for _, a := range res.Members {
+		if !peers {
+			if a != res.Source {
+				add(res.Source, a)
+			}
+			continue
+		}
+		for _, b := range res.Members {
+			if a != b {
+				add(a, b)
+			}
 		}
 	}
 	return out

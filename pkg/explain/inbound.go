@@ -30,7 +30,7 @@ func (m *model) serviceTargets(pod *corev1.Pod, port int32) *inboundTarget {
 	for _, ip := range podIPs(pod) {
 		ips[ip] = true
 	}
-	for _, svc := range m.services {
+	for _, svc := range m.servicesFor(pod.Namespace) {
 		if !svc.isKube() {
 			// serviceentry/controller.go GetProxyServiceTargets: ServiceEntries
 			// of the proxy's namespace whose endpoints (static addresses or

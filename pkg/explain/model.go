@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,6 +48,31 @@ type model struct {
 	// proofs caches what proving fixes builds (prove.go).
 	proofs variants
 	stats  ProofStats
+	// serviceAddrs are the addresses of every service, clusterIPs those of
+	// the Kubernetes Services (asked per request).
+	serviceAddrs, clusterIPs map[string]bool
+	// byPodNamespace caches servicesFor.
+	byPodNamespace map[string][]*service
+}
+
+// servicesFor lists, in m.services order, the services that can have a pod
+// of namespace ns as an endpoint: those of ns, and the Kubernetes Services
+// without a selector of any namespace (their EndpointSlices may name any
+// pod). A Service with a selector only selects pods of its own namespace,
+// and a ServiceEntry's workloads are of its own namespace too.
+func (m *model) servicesFor(ns string) []*service {
+	if out, ok := m.byPodNamespace[ns]; ok {
+		return out
+	}
+	var out []*service
+	for _, svc := range m.services {
+		if svc.namespace == ns || svc.isKube() && len(svc.kube.Spec.Selector) == 0 {
+			out = append(out, svc)
+		}
+	}
+	out = slices.Clip(out)
+	m.byPodNamespace[ns] = out
+	return out
 }
 
 // service is Istio's model.Service for one Kubernetes Service or one host of
@@ -115,6 +141,8 @@ func newModel(s *snapshot.Snapshot) *model {
 		podByKey:      map[string]*corev1.Pod{},
 		byHost:        map[string][]*service{},
 		slices:        map[string][]*discoveryv1.EndpointSlice{},
+
+		byPodNamespace: map[string][]*service{},
 	}
 	if m.mesh.RootNamespace == "" {
 		m.mesh = snapshot.DefaultMeshConfig()
@@ -168,7 +196,14 @@ func newModel(s *snapshot.Snapshot) *model {
 	// Indexes: a 10 000-pod cluster has ~5 000 Services, and the model asks
 	// these per request (docs/PERFORMANCE.md).
 	m.byPort, m.kubeByName, m.aliases = map[int32][]*service{}, map[string]*service{}, map[string][]string{}
+	m.serviceAddrs, m.clusterIPs = map[string]bool{}, map[string]bool{}
 	for _, svc := range m.services {
+		for _, a := range svc.addresses {
+			m.serviceAddrs[a] = true
+			if svc.isKube() {
+				m.clusterIPs[a] = true
+			}
+		}
 		m.byHost[svc.hostname] = append(m.byHost[svc.hostname], svc)
 		seen := map[int32]bool{}
 		for _, sp := range svc.ports {
@@ -469,15 +504,4 @@ func imageVersion(image string) (string, int) {
 	return v, minor
 }
 
-func (m *model) isClusterIP(ip string) bool {
-	for _, svc := range m.services {
-		if svc.isKube() {
-			for _, a := range svc.addresses {
-				if a == ip {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
+func (m *model) isClusterIP(ip string) bool { return m.clusterIPs[ip] }

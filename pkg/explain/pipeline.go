@@ -44,12 +44,12 @@ type tracer struct {
 	sc        *sidecarScope
 	dst       *corev1.Pod // the pod the user asked about (matrix), or the one the URL dials
 	listeners map[int32]map[string]*outboundListener
-	routes    map[string][]*vhost // RDS by "name|port"
+	routes    map[string]*vhostIndex // RDS by "name|port"
 }
 
 func (m *model) newTracer(src, dst *corev1.Pod) *tracer {
 	t := &tracer{m: m, src: src, dst: dst, srcKey: src.Namespace + "/" + src.Name, dataplane: m.dataplaneOf(src),
-		listeners: map[int32]map[string]*outboundListener{}, routes: map[string][]*vhost{}}
+		listeners: map[int32]map[string]*outboundListener{}, routes: map[string]*vhostIndex{}}
 	if ips := podIPs(src); len(ips) > 0 {
 		t.srcIP = ips[0]
 	}

@@ -13,11 +13,11 @@ func BenchmarkProofCockroachDB(b *testing.B) {
 	b.ResetTimer()
 	var st ProofStats
 	for i := 0; i < b.N; i++ {
-		m := newModel(wq.snap)
-		if _, err := m.explain(wq.q); err != nil {
+		e := NewEngine(wq.snap)
+		if _, err := e.Explain(wq.q); err != nil {
 			b.Fatal(err)
 		}
-		st = m.stats
+		st = e.m.stats
 	}
 	b.ReportMetric(float64(st.Models), "models/op")
 	b.ReportMetric(float64(st.Retraces), "retraces/op")

@@ -40,8 +40,8 @@ func proofWorlds(t *testing.T) []string {
 func TestEveryFixReaches(t *testing.T) {
 	fixes := 0
 	for _, world := range proofWorlds(t) {
-		for _, line := range worldQueries(t, world) {
-			wq := loadQuery(t, world, line)
+		for _, wq := range worldPairQueries(t, world) {
+			line := wq.line
 			rep, err := Explain(wq.snap, wq.q)
 			if err != nil {
 				t.Fatalf("%s %s: %v", world, line, err)
@@ -76,6 +76,7 @@ func TestEveryFixReaches(t *testing.T) {
 	if fixes == 0 {
 		t.Fatal("no fix checked")
 	}
+	t.Logf("%d fixes checked", fixes)
 }
 
 // refixed applies fx on its own and returns why the request still fails
@@ -146,8 +147,8 @@ func TestChartFixesGolden(t *testing.T) {
 	var b strings.Builder
 	worlds, _ := filepath.Glob("testdata/charts/*.yaml")
 	for _, world := range worlds {
-		for _, line := range worldQueries(t, world) {
-			wq := loadQuery(t, world, line)
+		for _, wq := range worldPairQueries(t, world) {
+			line := wq.line
 			rep, err := Explain(wq.snap, wq.q)
 			if err != nil {
 				t.Fatal(err)

@@ -57,10 +57,8 @@ func isIPLiteral(s string) bool {
 
 // ipForm tells a ClusterIP from a pod IP.
 func (t *tracer) ipForm(ip string) api.AddressForm {
-	for _, svc := range t.m.services {
-		if slices.Contains(svc.addresses, ip) {
-			return api.FormClusterIP
-		}
+	if t.m.serviceAddrs[ip] {
+		return api.FormClusterIP
 	}
 	if t.m.podByIP[ip] != nil {
 		return api.FormPodIP

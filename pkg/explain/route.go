@@ -230,41 +230,66 @@ func (m *model) aliasesOf(svc *service) []string {
 // longest "prefix*" wildcard, then "*"; the port is ignored
 // (ignore_port_in_host_matching).
 func matchVirtualHost(vhosts []*vhost, host string) *vhost {
-	h := strings.ToLower(stripPort(host))
+	return indexVirtualHosts(vhosts).match(host)
+}
+
+// vhostIndex is a route configuration indexed for matchVirtualHost: a
+// sidecar's route for a port has a virtual host per visible service (5 000
+// in a 10 000-pod cluster), and a fleet matches thousands of requests
+// against it.
+type vhostIndex struct {
+	exact map[string]*vhost // every domain, the first vhost to declare it
+	// wild are the domains starting or ending with "*", in vhost then
+	// domain order (ties go to the first, as in a scan).
+	wild []vhostDomain
+}
+
+type vhostDomain struct {
+	v *vhost
+	d string
+}
+
+func indexVirtualHosts(vhosts []*vhost) *vhostIndex {
+	ix := &vhostIndex{exact: map[string]*vhost{}}
 	for _, v := range vhosts {
 		for _, d := range v.domains {
-			if d == h {
-				return v
+			if _, dup := ix.exact[d]; !dup {
+				ix.exact[d] = v
+			}
+			if strings.HasPrefix(d, "*") || strings.HasSuffix(d, "*") {
+				ix.wild = append(ix.wild, vhostDomain{v, d})
 			}
 		}
+	}
+	return ix
+}
+
+func (ix *vhostIndex) match(host string) *vhost {
+	h := strings.ToLower(stripPort(host))
+	if v := ix.exact[h]; v != nil {
+		return v
 	}
 	var best *vhost
 	bestLen := -1
-	for _, v := range vhosts {
-		for _, d := range v.domains {
-			if len(d) > 1 && strings.HasPrefix(d, "*") && strings.HasSuffix(h, d[1:]) && len(h) > len(d)-1 && len(d) > bestLen {
-				best, bestLen = v, len(d)
-			}
+	for _, w := range ix.wild {
+		if d := w.d; len(d) > 1 && strings.HasPrefix(d, "*") && strings.HasSuffix(h, d[1:]) && len(h) > len(d)-1 && len(d) > bestLen {
+			best, bestLen = w.v, len(d)
 		}
 	}
 	if best != nil {
 		return best
 	}
-	for _, v := range vhosts {
-		for _, d := range v.domains {
-			if len(d) > 1 && strings.HasSuffix(d, "*") && strings.HasPrefix(h, d[:len(d)-1]) && len(d) > bestLen {
-				best, bestLen = v, len(d)
-			}
+	for _, w := range ix.wild {
+		if d := w.d; len(d) > 1 && strings.HasSuffix(d, "*") && strings.HasPrefix(h, d[:len(d)-1]) && len(d) > bestLen {
+			best, bestLen = w.v, len(d)
 		}
 	}
 	if best != nil {
 		return best
 	}
-	for _, v := range vhosts {
-		for _, d := range v.domains {
-			if d == "*" {
-				return v
-			}
+	for _, w := range ix.wild {
+		if w.d == "*" {
+			return w.v
 		}
 	}
 	return nil

@@ -59,7 +59,7 @@ func (t *tracer) routeStage(f *flow) {
 		} else if svcs := t.m.visibleServicesOnPort(t.sc, c.port); len(svcs) > 0 {
 			r.Protocol = t.httpProtocolOnPort(svcs, c.port)
 		}
-		v := matchVirtualHost(t.routeConfig(hit.l.httpRoute, c.port), c.host)
+		v := t.routeConfig(hit.l.httpRoute, c.port).match(c.host)
 		if v == nil {
 			r.TLS = api.TLSNone
 			t.routeFail(f, api.Reason{Code: api.ReasonNoVirtualHost, Host: c.host, RouteConfig: hit.l.httpRoute},
@@ -164,16 +164,17 @@ func vsRef(nsName string) *api.ObjectRef {
 	return ref("VirtualService", "", nsName)
 }
 
-// routeConfig is the proxy's RDS route configuration by name, built once
-// per run (a matrix asks for the same one for every address).
-func (t *tracer) routeConfig(name string, port int32) []*vhost {
+// routeConfig is the proxy's RDS route configuration by name, built and
+// indexed once per source (a matrix asks for the same one for every
+// address, a fleet for every pair).
+func (t *tracer) routeConfig(name string, port int32) *vhostIndex {
 	key := name + "|" + strconv.Itoa(int(port))
-	if v, ok := t.routes[key]; ok {
-		return v
+	if ix, ok := t.routes[key]; ok {
+		return ix
 	}
-	v := t.m.routeConfig(t.sc, name, port)
-	t.routes[key] = v
-	return v
+	ix := indexVirtualHosts(t.m.routeConfig(t.sc, name, port))
+	t.routes[key] = ix
+	return ix
 }
 
 func (t *tracer) httpProtocolOnPort(svcs []*service, port int32) api.Protocol {

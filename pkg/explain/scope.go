@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,9 @@ type sidecarScope struct {
 	proxyNS        string
 	proxyLabels    map[string]string
 	visible        map[*service]bool
+	// onPort caches visibleServicesOnPort: a fleet asks it for every
+	// request of the source, and it scans every service on the port.
+	onPort map[int32][]*service
 }
 
 // selectSidecar mirrors pilot/pkg/model/push_context.go getSidecarScope: in
@@ -260,12 +264,20 @@ func (m *model) resolveShortHost(h, ns string) string {
 // visibleServicesOnPort returns the services visible to the proxy that
 // declare the port, in Istio's order.
 func (m *model) visibleServicesOnPort(sc *sidecarScope, port int32) []*service {
+	if out, ok := sc.onPort[port]; ok {
+		return out
+	}
 	var out []*service
 	for _, svc := range m.byPort[port] {
 		if sc.visible[svc] {
 			out = append(out, svc)
 		}
 	}
+	if sc.onPort == nil {
+		sc.onPort = map[int32][]*service{}
+	}
+	out = slices.Clip(out) // shared: an append must not write into it
+	sc.onPort[port] = out
 	return out
 }
 

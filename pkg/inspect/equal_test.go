@@ -24,27 +24,34 @@ func TestLiveMatchesFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fileRes, err := NewFileReader([]string{worldFile}, nil).Read(context.Background(), tt.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			kube, istio := fakesFor(loadWorld(t, worldFile))
-			liveRes, err := readLive(t, kube, istio, tt.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if liveRes.Snapshot.Origin != "cluster" {
-				t.Errorf("live origin = %q", liveRes.Snapshot.Origin)
-			}
-			liveRes.Snapshot.Origin = fileRes.Snapshot.Origin
-			if !reflect.DeepEqual(fileRes.Snapshot, liveRes.Snapshot) {
-				f, _ := yaml.Marshal(fileRes.Snapshot)
-				l, _ := yaml.Marshal(liveRes.Snapshot)
-				t.Errorf("snapshots differ\n--- file\n%s\n--- live\n%s", f, l)
-			}
+			fileRes, liveRes := readBoth(t, tt.req)
 			if fileRes.Source != liveRes.Source || !reflect.DeepEqual(fileRes.Destination, liveRes.Destination) {
 				t.Errorf("resolved pods differ: file %v %v, live %v %v", fileRes.Source, fileRes.Destination, liveRes.Source, liveRes.Destination)
 			}
 		})
 	}
+}
+
+// readBoth reads req from worldFile and from a fake cluster holding it, and
+// requires the two Snapshots to be equal but for their origin.
+func readBoth(t *testing.T, req Request) (fileRes, liveRes *Result) {
+	t.Helper()
+	fileRes, err := NewFileReader([]string{worldFile}, nil).Read(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, istio := fakesFor(loadWorld(t, worldFile))
+	if liveRes, err = readLive(t, kube, istio, req); err != nil {
+		t.Fatal(err)
+	}
+	if liveRes.Snapshot.Origin != "cluster" {
+		t.Errorf("live origin = %q", liveRes.Snapshot.Origin)
+	}
+	liveRes.Snapshot.Origin = fileRes.Snapshot.Origin
+	if !reflect.DeepEqual(fileRes.Snapshot, liveRes.Snapshot) {
+		f, _ := yaml.Marshal(fileRes.Snapshot)
+		l, _ := yaml.Marshal(liveRes.Snapshot)
+		t.Errorf("snapshots differ\n--- file\n%s\n--- live\n%s", f, l)
+	}
+	return fileRes, liveRes
 }

@@ -63,15 +63,28 @@ func (w *world) result(req Request, origin string) (*Result, error) {
 	s.Unread = slices.Clone(s.Unread)
 	s.Origin = origin
 	res := &Result{Snapshot: &s}
-	srcRef, err := resolveRef(req.Source, s.Namespaces, s.Pods)
-	if err != nil {
-		return nil, err
+	var src corev1.Pod
+	if set := req.set(); set != nil {
+		var err error
+		if res.Members, res.Left, err = resolveSet(set, &s, s.Pods); err != nil {
+			return nil, err
+		}
 	}
-	src, chosen, err := podref.Pick(srcRef, s.Pods)
-	if err != nil {
-		return nil, err
+	if req.Peers != nil {
+		// The peers' control plane decides the mesh config (the first
+		// peer's revision stands for all of them).
+		src = *podByKey(s.Pods, res.Members[0])
+	} else {
+		srcRef, err := resolveRef(req.Source, s.Namespaces, s.Pods)
+		if err != nil {
+			return nil, err
+		}
+		var chosen string
+		if src, chosen, err = podref.Pick(srcRef, s.Pods); err != nil {
+			return nil, err
+		}
+		res.Source = snapshot.PodKey{Namespace: src.Namespace, Name: src.Name, ChosenFrom: chosen}
 	}
-	res.Source = snapshot.PodKey{Namespace: src.Namespace, Name: src.Name, ChosenFrom: chosen}
 	if req.Destination != nil {
 		dstRef, err := resolveRef(*req.Destination, s.Namespaces, s.Pods)
 		if err != nil {

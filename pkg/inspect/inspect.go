@@ -11,13 +11,17 @@
 package inspect
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/podreach/kubectl-podreach/pkg/podref"
 	"github.com/podreach/kubectl-podreach/pkg/snapshot"
@@ -31,6 +35,60 @@ type Request struct {
 	// TargetHost is the hostname or IP the application dials (URL form),
 	// "" for the matrix form. It decides which extra namespaces matter.
 	TargetHost string
+	// Destinations is set for the fleet forms SRC -l SELECTOR, SRC -A,
+	// SRC -n NS and SRC DST1 DST2 …: every pod of the set is a DST.
+	Destinations *PodSet
+	// Peers is set for --peers: every ordered pair of the set's pods is
+	// examined; Source is not used.
+	Peers *PodSet
+}
+
+// PodSet is the pods of a fleet form: the union of Refs (a pod, or every
+// pod of a workload) and, when Selector is set, the pods it matches in
+// Namespace, or in every namespace with AllNamespaces (kubectl's -l, -n and
+// -A). Only pods with an IP that have not finished are members; the others
+// are named in Result.Left.
+type PodSet struct {
+	Refs          []podref.Ref
+	Selector      labels.Selector
+	Namespace     string
+	AllNamespaces bool
+}
+
+// namespaces are the namespaces whose pods the set needs ("" for all).
+func (s *PodSet) namespaces() []string {
+	if s == nil {
+		return nil
+	}
+	if s.Selector != nil && s.AllNamespaces {
+		return []string{""}
+	}
+	var out []string
+	if s.Selector != nil {
+		out = append(out, s.Namespace)
+	}
+	for _, r := range s.Refs {
+		out = append(out, r.Namespace)
+	}
+	return out
+}
+
+// allNamespaces tells whether req needs the pods of every namespace.
+func (req Request) allNamespaces() bool {
+	for _, s := range []*PodSet{req.Destinations, req.Peers} {
+		if s != nil && s.Selector != nil && s.AllNamespaces {
+			return true
+		}
+	}
+	return false
+}
+
+// set is the request's fleet set, nil for the single forms.
+func (req Request) set() *PodSet {
+	if req.Peers != nil {
+		return req.Peers
+	}
+	return req.Destinations
 }
 
 // Result is a Snapshot plus the pods that SRC and DST resolved to.
@@ -40,6 +98,13 @@ type Result struct {
 	// Destination is the DST pod for the matrix form; for the URL form it is
 	// the pod that owns TargetHost when TargetHost is a pod IP, else nil.
 	Destination *snapshot.PodKey
+	// Members are the pods of the request's PodSet (fleet forms), sorted by
+	// namespace and name: the destinations (SRC included if it is one), or
+	// the peers.
+	Members []snapshot.PodKey
+	// Left names (NS/NAME) the pods of the set that are not members: no IP
+	// yet, or finished.
+	Left []string
 	// Requests lists the API requests the live reader made, in a stable
 	// order, one per line ("LIST /api/v1/services 200"),
 	// for -v=4. Empty for the file reader.
@@ -133,4 +198,86 @@ func meshFrom(cm *corev1.ConfigMap, ns string, names []string) (snapshot.MeshCon
 	m.Found = true
 	m.ConfigMap = cm.Namespace + "/" + cm.Name
 	return m, nil
+}
+
+// resolveSet finds the members of a PodSet among pods (both readers call it,
+// so that they agree): each Ref through podref.PickAll, then the pods the
+// selector matches in its namespace or in all. A Ref that names nothing is
+// an error, as in the single forms; a selector that matches no usable pod
+// is a NotFound error naming it.
+func resolveSet(set *PodSet, s *snapshot.Snapshot, pods []corev1.Pod) (members []snapshot.PodKey, left []string, err error) {
+	namespaces := s.Namespaces
+	seen := map[string]bool{}
+	add := func(ps []corev1.Pod, l []string) {
+		for _, p := range ps {
+			if k := p.Namespace + "/" + p.Name; !seen[k] {
+				seen[k] = true
+				members = append(members, snapshot.PodKey{Namespace: p.Namespace, Name: p.Name})
+			}
+		}
+		left = append(left, l...)
+	}
+	for _, ref := range set.Refs {
+		ref, err := resolveRef(ref, namespaces, pods)
+		if err != nil {
+			return nil, nil, err
+		}
+		ps, l, err := podref.PickAll(ref, pods)
+		if err != nil {
+			return nil, nil, err
+		}
+		add(ps, l)
+	}
+	if set.Selector != nil {
+		var matched []corev1.Pod
+		for _, p := range pods {
+			if (set.AllNamespaces || p.Namespace == set.Namespace) && set.Selector.Matches(labels.Set(p.Labels)) {
+				matched = append(matched, p)
+			}
+		}
+		ok, l := podref.Usable(matched)
+		if len(ok) == 0 {
+			return nil, nil, &podref.Error{Kind: podref.NotFound, Msg: noPodsMessage(set, len(matched), s.Unread)}
+		}
+		add(ok, l)
+	}
+	slices.SortFunc(members, func(a, b snapshot.PodKey) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	slices.Sort(left)
+	left = slices.Compact(left)
+	return members, left, nil
+}
+
+// noPodsMessage words an empty selection as kubectl does ("No resources
+// found in demo namespace."), naming the selector.
+func noPodsMessage(set *PodSet, withoutIP int, unread []snapshot.Unread) string {
+	where := "in namespace " + strconv.Quote(set.Namespace)
+	if set.AllNamespaces {
+		where = "in any namespace"
+	}
+	what := "no pods"
+	if sel := set.Selector.String(); sel != "" {
+		what += " match -l " + strconv.Quote(sel)
+	}
+	msg := what + " " + where
+	if withoutIP > 0 {
+		msg += fmt.Sprintf(" with an IP (%d without one or finished)", withoutIP)
+	}
+	for _, u := range unread {
+		if u.Resource == "pods" && (u.Namespace == set.Namespace || set.AllNamespaces) {
+			where := "cluster-wide"
+			if u.Namespace != "" {
+				where = "in namespace " + u.Namespace
+			}
+			msg += fmt.Sprintf("; pods could not be listed %s (%s)", where, u.Reason)
+		}
+	}
+	return msg
+}
+
+// podByKey finds a pod by key among pods (which hold it).
+func podByKey(pods []corev1.Pod, k snapshot.PodKey) *corev1.Pod {
+	i := slices.IndexFunc(pods, func(p corev1.Pod) bool { return p.Namespace == k.Namespace && p.Name == k.Name })
+	return &pods[i]
 }

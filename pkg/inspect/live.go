@@ -130,6 +130,7 @@ type liveRead struct {
 	slicesListed   map[string]bool // namespaces whose EndpointSlices phase 1 read (or tried)
 	namespacesRead map[string]bool // namespaces phase 2 (or 3) read
 
+	allPods         bool         // the cluster-wide pod list (-A) succeeded: every namespace's pods are read
 	namespacesKnown bool         // the cluster-wide Namespace list succeeded
 	fallback        []kindReader // kinds forbidden cluster-wide, to read per namespace
 }
@@ -142,8 +143,23 @@ type kindReader struct {
 }
 
 func (l *liveRead) read(ctx context.Context) error {
-	// Phase 1: what does not depend on anything.
-	tasks := l.resolveTasks()
+	// Phase 1: what does not depend on anything. With -A, the pods and
+	// EndpointSlices of every namespace, in pages, instead of SRC's and
+	// DST's namespaces.
+	var tasks []func(context.Context) error
+	if l.req.allNamespaces() {
+		tasks = append(tasks, l.listAllPods, func(ctx context.Context) error {
+			err := l.listAllEndpointSlices(ctx)
+			if err == nil {
+				l.mu.Lock()
+				l.slicesListed[""] = true // else phase 2 reads each namespace's
+				l.mu.Unlock()
+			}
+			return l.degrade("endpointslices.discovery.k8s.io", "", err)
+		})
+	} else {
+		tasks = l.resolveTasks()
+	}
 	for _, k := range l.clusterWideKinds() {
 		tasks = append(tasks, func(ctx context.Context) error { return l.readClusterWide(ctx, k) })
 	}
@@ -152,6 +168,13 @@ func (l *liveRead) read(ctx context.Context) error {
 	}
 	if err := runAll(ctx, tasks...); err != nil {
 		return err
+	}
+	if l.req.allNamespaces() && !l.allPods {
+		// Listing pods cluster-wide is forbidden: SRC's namespace as in
+		// the single forms, then (phase 2) each namespace in turn.
+		if err := runAll(ctx, l.resolveTasks()...); err != nil {
+			return err
+		}
 	}
 	if err := l.resolve(); err != nil {
 		return err
@@ -178,7 +201,10 @@ func (l *liveRead) read(ctx context.Context) error {
 // can: when listing is forbidden, it is read by name instead (a GET that
 // must succeed) and the list is left as unread.
 func (l *liveRead) resolveTasks() []func(context.Context) error {
-	refs := []*podref.Ref{&l.req.Source}
+	var refs []*podref.Ref
+	if l.req.Peers == nil {
+		refs = append(refs, &l.req.Source)
+	}
 	if l.req.Destination != nil {
 		refs = append(refs, l.req.Destination)
 	}
@@ -189,6 +215,24 @@ func (l *liveRead) resolveTasks() []func(context.Context) error {
 			nss = append(nss, ref.Namespace)
 		}
 		byNS[ref.Namespace] = append(byNS[ref.Namespace], *ref)
+	}
+	// A fleet's namespaces: each workload or pod DST's, the selector's.
+	// Their pods must be listed (a workload's pods, the selector's matches
+	// are found in the list); a pod named by the user is read by name when
+	// listing is forbidden, as SRC is.
+	if set := l.req.set(); set != nil {
+		for _, ref := range set.Refs {
+			if _, ok := byNS[ref.Namespace]; !ok {
+				nss = append(nss, ref.Namespace)
+			}
+			byNS[ref.Namespace] = append(byNS[ref.Namespace], ref)
+		}
+		for _, ns := range set.namespaces() {
+			if _, ok := byNS[ns]; !ok && ns != "" {
+				nss = append(nss, ns)
+				byNS[ns] = nil
+			}
+		}
 	}
 	var tasks []func(context.Context) error
 	for _, ns := range nss {
@@ -206,6 +250,8 @@ func (l *liveRead) resolveTasks() []func(context.Context) error {
 			if !byName {
 				return classify(err) // cannot resolve SRC/DST without it
 			}
+			// A fleet's selector namespace that cannot be listed has no
+			// members: a warning names it (Unread).
 			l.mu.Lock()
 			l.snap.Unread = append(l.snap.Unread, unreadFor("pods", ns, err))
 			l.mu.Unlock()
@@ -267,6 +313,16 @@ func (l *liveRead) resolve() error {
 		return &p, snapshot.PodKey{Namespace: p.Namespace, Name: p.Name, ChosenFrom: chosen}, nil
 	}
 	var err error
+	if l.req.Peers != nil {
+		// The mesh ConfigMap is the one of the peers' control plane: the
+		// first peer's revision stands for all (result resolves the set).
+		pods := append(slices.Clip(l.snap.Pods), l.extraPods...)
+		if members, _, err := resolveSet(l.req.Peers, &l.snap, pods); err == nil {
+			l.src = podByKey(pods, members[0])
+			l.extraPods = append(l.extraPods, *l.src)
+		}
+		return nil
+	}
 	if l.src, l.srcKey, err = pick(l.req.Source); err != nil {
 		return err
 	}
@@ -307,9 +363,20 @@ func (l *liveRead) podsWithIP(ctx context.Context, ip string) error {
 // namespacesThatMatter: SRC's and DST's, and those the target names or
 // owns. Sorted, valid names only.
 func (l *liveRead) namespacesThatMatter() []string {
-	set := map[string]bool{l.req.Source.Namespace: true}
+	set := map[string]bool{}
+	if l.req.Peers == nil {
+		set[l.req.Source.Namespace] = true
+	}
 	if l.req.Destination != nil {
 		set[l.req.Destination.Namespace] = true
+	}
+	for _, ns := range l.req.set().namespaces() {
+		set[ns] = ns != ""
+	}
+	if l.req.allNamespaces() && (!l.allPods || !l.slicesListed[""]) {
+		for _, n := range l.snap.Namespaces {
+			set[n.Name] = true
+		}
 	}
 	for _, p := range l.extraPods {
 		set[p.Namespace] = true
@@ -328,8 +395,8 @@ func (l *liveRead) namespacesThatMatter() []string {
 		}
 	}
 	var out []string
-	for ns := range set {
-		if len(validation.IsDNS1123Label(ns)) == 0 {
+	for ns, ok := range set {
+		if ok && len(validation.IsDNS1123Label(ns)) == 0 {
 			out = append(out, ns)
 		}
 	}
@@ -379,10 +446,10 @@ func (l *liveRead) namespaceTasks(nss []string, root string) []func(context.Cont
 	}
 	for _, ns := range nss {
 		l.namespacesRead[ns] = true
-		if !l.podsListed[ns] {
+		if !l.podsListed[ns] && !l.allPods {
 			add(ns, kindReader{"pods", l.listPods})
 		}
-		if !l.slicesListed[ns] {
+		if !l.slicesListed[ns] && !l.slicesListed[""] {
 			add(ns, kindReader{"endpointslices.discovery.k8s.io", l.listEndpointSlices})
 		}
 		for _, k := range l.fallback {
@@ -454,6 +521,84 @@ func (l *liveRead) listPods(ctx context.Context, ns string) error {
 	keep(&l.snap.Pods, list.Items)
 	l.mu.Unlock()
 	return nil
+}
+
+// pageSize is how many objects a cluster-wide list asks for at a time, as
+// kubectl's --chunk-size: memory stays bounded by a page plus what the model
+// keeps of each pod (prunePod).
+const pageSize = 500
+
+// listAllPods lists the pods of every namespace (-A) in pages, pruning each
+// page as it arrives. Forbidden is not fatal: read then falls back to the
+// namespaces one by one.
+func (l *liveRead) listAllPods(ctx context.Context) error {
+	err := paged(ctx, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+		list, err := l.r.kube.CoreV1().Pods("").List(ctx, opts)
+		l.log("LIST", apiPath("", "v1", "", "pods", ""), pageQuery(opts), err)
+		if err != nil {
+			return "", err
+		}
+		for i := range list.Items {
+			prunePod(&list.Items[i])
+		}
+		l.mu.Lock()
+		l.snap.Pods = append(l.snap.Pods, list.Items...)
+		l.mu.Unlock()
+		return list.Continue, nil
+	})
+	if err == nil {
+		l.allPods = true
+		return nil
+	}
+	if apierrors.IsForbidden(err) {
+		l.mu.Lock()
+		l.snap.Pods = nil // a partial list would not be "every pod"
+		l.mu.Unlock()
+	}
+	return l.degrade("pods", "", err)
+}
+
+// listAllEndpointSlices lists the EndpointSlices of every namespace (-A) in pages.
+func (l *liveRead) listAllEndpointSlices(ctx context.Context) error {
+	return paged(ctx, func(ctx context.Context, opts metav1.ListOptions) (string, error) {
+		list, err := l.r.kube.DiscoveryV1().EndpointSlices("").List(ctx, opts)
+		l.log("LIST", apiPath(discoveryv1.GroupName, "v1", "", "endpointslices", ""), pageQuery(opts), err)
+		if err != nil {
+			return "", err
+		}
+		for i := range list.Items {
+			list.Items[i].ManagedFields = nil
+		}
+		l.mu.Lock()
+		l.snap.EndpointSlices = append(l.snap.EndpointSlices, list.Items...)
+		l.mu.Unlock()
+		return list.Continue, nil
+	})
+}
+
+// paged calls page with limit and continue until the server has no more
+// (a consistent read: the first page sets no resourceVersion, the next
+// ones continue its snapshot).
+func paged(ctx context.Context, page func(context.Context, metav1.ListOptions) (string, error)) error {
+	opts := listOptions()
+	opts.Limit = pageSize
+	for {
+		next, err := page(ctx, opts)
+		if err != nil || next == "" {
+			return err
+		}
+		opts.Continue = next
+	}
+}
+
+// pageQuery is a page request's query as -v logs it (the continue token
+// itself is opaque and left out).
+func pageQuery(opts metav1.ListOptions) string {
+	q := fmt.Sprintf("limit=%d", opts.Limit)
+	if opts.Continue != "" {
+		q += "&continue"
+	}
+	return q
 }
 
 func (l *liveRead) listServices(ctx context.Context, ns string) error {
@@ -558,6 +703,12 @@ func (l *liveRead) result() (*Result, error) {
 		}
 	}
 	res := &Result{Snapshot: s, Source: l.srcKey, Destination: l.dstKey, Warnings: warnings}
+	if set := l.req.set(); set != nil {
+		var err error
+		if res.Members, res.Left, err = resolveSet(set, s, s.Pods); err != nil {
+			return nil, err
+		}
+	}
 	if l.req.Destination == nil {
 		if ip := targetIP(l.req.TargetHost); ip != "" {
 			p, err := podref.OwnerOfIP(s.Pods, ip)

@@ -21,7 +21,7 @@ import (
 //   - TypeMeta is cleared: typed clients return list items without it, files
 //     carry it (possibly an older apiVersion such as networking.istio.io/v1beta1);
 //   - managedFields are dropped: kubectl hides them in dumps, and they are
-//     large and useless to explain;
+//     large and useless to explain; so is what prunePod drops of a pod;
 //   - the few API-server defaults explain depends on are applied, so that a
 //     hand-written file means what the same objects would mean once created
 //     (a no-op for objects read from a server);
@@ -32,6 +32,7 @@ func normalize(s *snapshot.Snapshot) {
 	}
 	for i := range s.Pods {
 		clean(&s.Pods[i].TypeMeta, &s.Pods[i].ObjectMeta)
+		prunePod(&s.Pods[i])
 		defaultPod(&s.Pods[i])
 	}
 	for i := range s.Services {
@@ -196,4 +197,24 @@ func defaultPod(p *corev1.Pod) {
 			}
 		}
 	}
+}
+
+// lastApplied is the annotation `kubectl apply` keeps: a copy of the object.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// prunePod drops what the model never reads of a pod and what makes pods
+// large: managedFields, the last-applied-configuration annotation, volumes
+// and the container statuses. The live reader prunes each page of a -A list
+// as it arrives, so that memory holds pruned pods; normalize prunes every pod
+// of both readers, so that live and -f snapshots stay equal. A rule that
+// comes to need one of these fields must stop pruning it here.
+func prunePod(p *corev1.Pod) {
+	p.ManagedFields = nil
+	if _, ok := p.Annotations[lastApplied]; ok {
+		delete(p.Annotations, lastApplied)
+	}
+	p.Spec.Volumes = nil
+	p.Status.ContainerStatuses = nil
+	p.Status.InitContainerStatuses = nil
+	p.Status.EphemeralContainerStatuses = nil
 }

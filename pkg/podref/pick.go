@@ -191,3 +191,43 @@ func plural(n int, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// PickAll finds every pod ref names among pods, for the fleet forms, where a
+// workload means all its pods rather than one: a pod reference gives that
+// pod (which must be usable, as for Pick); a workload gives each of its pods
+// that has an IP and has not finished, sorted by name, and left names those
+// it leaves out (no IP yet, finished). A workload without any such pod is a
+// NotFound error.
+func PickAll(ref Ref, pods []corev1.Pod) (usablePods []corev1.Pod, left []string, err error) {
+	if ref.typeWord != "" || ref.IsPod() {
+		p, _, err := Pick(ref, pods)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []corev1.Pod{p}, nil, nil
+	}
+	owned := ownedPods(ref, pods)
+	if len(owned) == 0 {
+		return nil, nil, &Error{Kind: NotFound,
+			Msg: fmt.Sprintf("no pods found for %s in namespace %q", ref, ref.Namespace)}
+	}
+	usablePods, left = Usable(owned)
+	if len(usablePods) == 0 {
+		return nil, nil, &Error{Kind: NotFound,
+			Msg: fmt.Sprintf("no pod of %s in namespace %q has an IP (%s)", ref, ref.Namespace, plural(len(owned), "pod"))}
+	}
+	return usablePods, left, nil
+}
+
+// Usable splits pods into those a fleet examines (an IP, not finished) and
+// the names (NS/NAME) of the others.
+func Usable(pods []corev1.Pod) (ok []corev1.Pod, left []string) {
+	for _, p := range pods {
+		if usable(p) == nil {
+			ok = append(ok, p)
+		} else {
+			left = append(left, p.Namespace+"/"+p.Name)
+		}
+	}
+	return ok, left
+}

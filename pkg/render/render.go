@@ -40,6 +40,8 @@ type Options struct {
 	// Color marks RESULT green (ok) or red (FAILS). Set it only when the
 	// output is a terminal and NO_COLOR is unset.
 	Color bool
+	// Details prints a fleet's every pair (PrintList) instead of its groups.
+	Details bool
 }
 
 // Print writes r in the given format (one of Formats).
@@ -60,14 +62,16 @@ func Print(w io.Writer, r *api.Reachability, format string, opts Options) error 
 	return fmt.Errorf("unknown output format %q (allowed: %s)", format, strings.Join(Formats, ", "))
 }
 
-// JSON writes the report as JSON indented by two spaces, with a final newline.
-// HTML characters are not escaped: the text is for terminals and jq.
-func JSON(w io.Writer, r *api.Reachability) error {
+// JSON writes the report (a Reachability or a ReachabilityList) as JSON
+// indented by two spaces, with a final newline. HTML characters are not
+// escaped: the text is for terminals and jq.
+func JSON(w io.Writer, r any) error {
 	return encodeJSON(w, r)
 }
 
-// YAML writes the report as YAML (the same field names as JSON).
-func YAML(w io.Writer, r *api.Reachability) error {
+// YAML writes the report (a Reachability or a ReachabilityList) as YAML
+// (the same field names as JSON).
+func YAML(w io.Writer, r any) error {
 	b, err := yaml.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encoding the report as YAML: %w", err)

@@ -87,6 +87,32 @@ func TestWorkloadReferences(t *testing.T) {
 	requireSameAnswer(t, "workloads", want, got)
 }
 
+// TestFleetForms runs the fleet forms on the fleet world live, as the
+// README role, and requires the ReachabilityList, the warnings and the exit
+// status of -f (TestWorlds already runs its --peers line).
+func TestFleetForms(t *testing.T) {
+	c := shared(t)
+	bindUsers(t, c, readmeRole(t))
+	w, objs := loadWorld(t, "fleet-etcd-peers")
+	applyUntilCleanup(t, c, objs)
+	for _, args := range [][]string{
+		{"-n", "infra", "apisix-fhqtcsqwqq-wcp5x", "-l", "app=etcd"},
+		{"-n", "infra", "apisix-fhqtcsqwqq-wcp5x", "-l", "app=etcd", "-A", "--port", "2380"},
+		{"-n", "infra", "apisix-fhqtcsqwqq-wcp5x", "etcd-0", "sts/etcd"},
+		{"-n", "infra", "--peers", "-l", "app.kubernetes.io/name=etcd"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			args = append(args, "-o", "json")
+			want := podreach(t, append(slices.Clone(args), "-f", "examples/"+w.File)...)
+			if want.code > 1 || !strings.Contains(want.stdout, `"kind": "ReachabilityList"`) {
+				t.Fatalf("the -f run did not answer a list:\n%s", want)
+			}
+			got := podreach(t, append(slices.Clone(args), "--kubeconfig", c.Kubeconfig(readerUser))...)
+			requireSameAnswer(t, "README role", want, got)
+		})
+	}
+}
+
 // requireSameAnswer compares a live run with the -f run of the same world.
 func requireSameAnswer(t *testing.T, who string, want, got result) {
 	t.Helper()

@@ -143,17 +143,19 @@ func TestDifferential(t *testing.T) {
 func eachRequest(t *testing.T, is *istio, w *world, f func(query int, q []string, r api.Request, c comparison)) {
 	t.Helper()
 	for qi, q := range w.Queries {
-		rep := runPlugin(t, w, q)
-		if rep == nil {
-			continue
-		}
-		for _, r := range rep.Requests {
-			f(qi, q, r, compareRequest(t, is, rep, r, q))
+		// A fleet query (--peers, -l, -A) answers a list: every pair is
+		// checked as a single pair is.
+		for _, rep := range runPlugin(t, w, q) {
+			for _, r := range rep.Requests {
+				f(qi, q, r, compareRequest(t, is, rep, r, q))
+			}
 		}
 	}
 }
 
-func runPlugin(t *testing.T, w *world, args []string) *api.Reachability {
+// runPlugin runs one query and returns its report, or each pair's for a
+// fleet query (a ReachabilityList).
+func runPlugin(t *testing.T, w *world, args []string) []*api.Reachability {
 	t.Helper()
 	full := append(append([]string{}, args...), "-f", w.Path, "-o", "json")
 	cmd := exec.Command(plugin, full...)
@@ -167,12 +169,24 @@ func runPlugin(t *testing.T, w *world, args []string) *api.Reachability {
 		t.Errorf("kubectl-podreach %s: %v\n%s", strings.Join(full, " "), err, stderr.String())
 		return nil
 	}
+	var list api.ReachabilityList // a Reachability decodes as a list without items
+	if err := json.Unmarshal(stdout.Bytes(), &list); err != nil {
+		t.Errorf("kubectl-podreach %s: decoding report: %v", strings.Join(full, " "), err)
+		return nil
+	}
+	if list.Kind == api.KindReachabilityList {
+		reps := make([]*api.Reachability, len(list.Items))
+		for i := range list.Items {
+			reps[i] = &list.Items[i]
+		}
+		return reps
+	}
 	rep := &api.Reachability{}
 	if err := json.Unmarshal(stdout.Bytes(), rep); err != nil {
 		t.Errorf("kubectl-podreach %s: decoding report: %v", strings.Join(full, " "), err)
 		return nil
 	}
-	return rep
+	return []*api.Reachability{rep}
 }
 
 type fieldDiff struct{ field, ours, istio string }

@@ -29,7 +29,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(SchemeGroupVersion, &Reachability{}, &ReachabilityDiff{})
+	s.AddKnownTypes(SchemeGroupVersion, &Reachability{}, &ReachabilityList{}, &ReachabilityDiff{})
 	metav1.AddToGroupVersion(s, SchemeGroupVersion)
 	return nil
 }
@@ -42,4 +42,10 @@ func NewReachability() *Reachability {
 // NewReachabilityDiff returns an empty diff with its type set.
 func NewReachabilityDiff() *ReachabilityDiff {
 	return &ReachabilityDiff{TypeMeta: TypeMeta{APIVersion: APIVersion, Kind: KindReachabilityDiff}, Items: []DiffItem{}}
+}
+
+// NewReachabilityList returns an empty list with its type set.
+func NewReachabilityList() *ReachabilityList {
+	return &ReachabilityList{TypeMeta: TypeMeta{APIVersion: APIVersion, Kind: KindReachabilityList},
+		Items: []Reachability{}, Summary: ListSummary{Groups: []RequestGroup{}}}
 }

@@ -187,12 +187,14 @@ func TestSchemaEnums(t *testing.T) {
 			t.Errorf("the package declares constants of type %s: add it to enumTypes and to the schema (or to notInReport)", typ)
 		}
 	}
-	root := schemaDoc(t)["$defs"].(map[string]any)["Reachability"].(map[string]any)["properties"].(map[string]any)
-	if c := root["apiVersion"].(map[string]any)["const"]; c != api.APIVersion {
-		t.Errorf("schema apiVersion const %v, want %s", c, api.APIVersion)
-	}
-	if c := root["kind"].(map[string]any)["const"]; c != api.KindReachability {
-		t.Errorf("schema kind const %v, want %s", c, api.KindReachability)
+	for def, kind := range map[string]string{"Reachability": api.KindReachability, "ReachabilityList": api.KindReachabilityList} {
+		root := schemaDoc(t)["$defs"].(map[string]any)[def].(map[string]any)["properties"].(map[string]any)
+		if c := root["apiVersion"].(map[string]any)["const"]; c != api.APIVersion {
+			t.Errorf("schema %s apiVersion const %v, want %s", def, c, api.APIVersion)
+		}
+		if c := root["kind"].(map[string]any)["const"]; c != kind {
+			t.Errorf("schema %s kind const %v, want %s", def, c, kind)
+		}
 	}
 }
 
@@ -334,15 +336,19 @@ func TestSchemaMatchesGoTypes(t *testing.T) {
 			}
 		}
 	}
+	// The root is one of the three kinds the command prints.
 	root := schemaDoc(t)
-	if root["$ref"] != "#/$defs/Reachability" {
-		t.Errorf("schema root $ref %v, want #/$defs/Reachability", root["$ref"])
+	var refs []string
+	for _, alt := range root["oneOf"].([]any) {
+		refs = append(refs, alt.(map[string]any)["$ref"].(string))
 	}
-	used["Reachability"] = true
-	visitStruct(reflect.TypeOf(api.Reachability{}))
-	// The other documents of the contract (kubectl podreach --diff).
-	used["ReachabilityDiff"] = true
-	visitStruct(reflect.TypeOf(api.ReachabilityDiff{}))
+	if want := []string{"#/$defs/Reachability", "#/$defs/ReachabilityList", "#/$defs/ReachabilityDiff"}; !slices.Equal(refs, want) {
+		t.Errorf("schema root oneOf %v, want %v", refs, want)
+	}
+	for _, rt := range []reflect.Type{reflect.TypeOf(api.Reachability{}), reflect.TypeOf(api.ReachabilityList{}), reflect.TypeOf(api.ReachabilityDiff{})} {
+		used[rt.Name()] = true
+		visitStruct(rt)
+	}
 	for name := range defs {
 		if !used[name] {
 			t.Errorf("schema $defs/%s is used by no Go field", name)

@@ -412,3 +412,65 @@ type DiffSummary struct {
 	Breaks   int `json:"breaks"` // reached before, fail after
 	Fixes    int `json:"fixes"`  // failed before, reach after
 }
+
+// ReachabilityList answers the fleet forms of `kubectl podreach` (SRC -l
+// SELECTOR, SRC -A, SRC DST1 DST2 …, --peers WORKLOAD): one Reachability per
+// (SRC, DST) pair, each equal to the report of `kubectl podreach SRC DST`
+// for that pair, and a summary that groups the requests by outcome.
+//
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+type ReachabilityList struct {
+	TypeMeta `json:",inline"`
+	// Items are the pairs examined, in order: by source, then destination
+	// (namespace, name).
+	Items   []Reachability `json:"items"`
+	Summary ListSummary    `json:"summary"`
+	// Warnings are the items' warnings once each, and what the fleet form
+	// left out (SRC among the destinations, pods without an IP, pods
+	// without a port to examine).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+var _ runtime.Object = &ReachabilityList{}
+
+// ListSummary counts the pairs and requests of a ReachabilityList by
+// outcome and groups the requests that share one.
+type ListSummary struct {
+	Pairs    int `json:"pairs"`
+	Requests int `json:"requests"`
+	Reaching int `json:"reaching"`
+	Failing  int `json:"failing"`
+	// Groups partition the requests by port × address form × verdict ×
+	// primary reason code: failing groups first, then by port, form (in
+	// AddressForms order), verdict and reason.
+	Groups []RequestGroup `json:"groups"`
+}
+
+// RequestGroup is every request of a list that shares port, address form,
+// verdict and primary reason code.
+type RequestGroup struct {
+	// Port is the port the app dials (Request.port).
+	Port int32 `json:"port"`
+	// DestinationPort is the destination pod port (Request.destinationPort)
+	// when every request of the group has the same one.
+	DestinationPort int32       `json:"destinationPort,omitempty"`
+	Form            AddressForm `json:"form,omitempty"`
+	Verdict         Verdict     `json:"verdict"`
+	// Reason is the primary reason code: the reason of the first failing
+	// step of a failing request, else the first reason of the request;
+	// absent when the request has none.
+	Reason ReasonCode `json:"reason,omitempty"`
+	Count  int        `json:"count"`
+	// Pairs is how many (SRC, DST) pairs have a request in the group.
+	Pairs int `json:"pairs"`
+	// Examples are up to three pairs of the group, "SRC→DST" as NS/NAME→NS/NAME.
+	Examples []string `json:"examples"`
+	// Representative is the group's first request: items[item].requests[request].
+	Representative RequestIndex `json:"representative"`
+}
+
+// RequestIndex points at one request of a ReachabilityList.
+type RequestIndex struct {
+	Item    int `json:"item"`
+	Request int `json:"request"`
+}
