@@ -45,16 +45,17 @@ type sample struct {
 // would raise the floor of every later sample.
 const stdoutCap = 4 << 20
 
-// cappedBuffer keeps the first stdoutCap bytes and counts the rest.
+// cappedBuffer keeps the first stdoutCap bytes and counts the rest. (Not
+// an embedded bytes.Buffer: its ReadFrom would let io.Copy bypass Write.)
 type cappedBuffer struct {
-	bytes.Buffer
-	n int64
+	buf bytes.Buffer
+	n   int64
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
 	b.n += int64(len(p))
-	if room := stdoutCap - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(len(p), room)])
+	if room := stdoutCap - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
 }
@@ -86,7 +87,7 @@ func runOnce(ctx context.Context, okCodes []int, name string, args ...string) (s
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
-	s := sample{wall: wall, floorKB: floor, stdout: stdout.Bytes(), stderr: stderr.String()}
+	s := sample{wall: wall, floorKB: floor, stdout: stdout.buf.Bytes(), stderr: stderr.String()}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			s.rssKB = ru.Maxrss
