@@ -66,7 +66,7 @@ var fleetForms = []struct{ name, base, target string }{
 func fleetTable(rs []*result) string {
 	var b strings.Builder
 	for _, r := range rs {
-		if _, ok := r.Timings[fleetForms[0].name]; !ok {
+		if _, ok := r.Timings[fleetForms[1].name]; !ok {
 			continue
 		}
 		fmt.Fprintf(&b, "\n### Fleet forms, %d pods (same interleaved rounds)\n\n", r.Pods)
@@ -74,6 +74,9 @@ func fleetTable(rs []*result) string {
 		b.WriteString("|---|---:|---:|---|---:|---|---:|---:|---:|\n")
 		for _, f := range fleetForms {
 			t, base := r.Timings[f.name], r.Timings[f.base]
+			if t.Runs == 0 {
+				continue // the -A pair was skipped (-heavy-rounds 0)
+			}
 			n, bytes := totals(r.Requests[f.name])
 			reqs := fmt.Sprint(n)
 			if f.name == fleetForms[0].name {
@@ -83,6 +86,9 @@ func fleetTable(rs []*result) string {
 				f.name, t.MedianMS, t.MinMS, t.MaxMS, f.base, base.MedianMS, t.MedianMS/base.MedianMS, f.target, rssText(t), reqs, float64(bytes)/1024)
 		}
 		t := r.Timings["kubectl get pods -A"]
+		if t.Runs == 0 {
+			continue
+		}
 		n, bytes := totals(r.Requests["kubectl get pods -A"])
 		fmt.Fprintf(&b, "| `kubectl get pods -A -o json` | %.0f ms | %.0f–%.0f ms | | | | %s | %d | %.1f KiB |\n",
 			t.MedianMS, t.MinMS, t.MaxMS, rssText(t), n, float64(bytes)/1024)
