@@ -137,13 +137,30 @@ func (l *loader) loadNamespaces(ctx context.Context, from, to int) (time.Duratio
 	return time.Since(start), nil
 }
 
-// loadService writes one Service, its pods (with status) and its EndpointSlice.
+// loadService writes one Service of a bench namespace, its pods (owned by
+// a Deployment's ReplicaSet) and its EndpointSlice.
 func (l *loader) loadService(ctx context.Context, nsi, svc int) error {
-	ns := nsName(nsi)
 	headless, ports := servicePorts(svc)
+	var pods []podSpec
+	for k := range podsPerService {
+		pods = append(pods, podSpec{name: podName(svc, k), app: appName(svc), ip: podIP(nsi, svc, k),
+			node: fmt.Sprintf("node-%02d", (nsi+svc)%40), owner: "ReplicaSet", ownerName: appName(svc) + "-7d9f8c6b5"})
+	}
+	return l.loadWorkload(ctx, nsName(nsi), svcName(svc), headless, ports, pods)
+}
+
+// podSpec is what varies between the pods the loader writes.
+type podSpec struct {
+	name, app, ip, node string
+	owner, ownerName    string // ownerReferences[0]: "ReplicaSet" or "StatefulSet"
+}
+
+// loadWorkload writes a Service selecting app=pods[0].app, its pods (with
+// status) and one EndpointSlice of them.
+func (l *loader) loadWorkload(ctx context.Context, ns, name string, headless bool, ports []corev1.ServicePort, pods []podSpec) error {
 	s := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: svcName(svc), Namespace: ns, Labels: map[string]string{"app": appName(svc)}},
-		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": appName(svc)}, Ports: ports},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": pods[0].app}},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": pods[0].app}, Ports: ports},
 	}
 	if headless {
 		s.Spec.ClusterIP = corev1.ClusterIPNone
@@ -165,8 +182,8 @@ func (l *loader) loadService(ctx context.Context, nsi, svc int) error {
 	for _, p := range ports {
 		slice.Ports = append(slice.Ports, discoveryv1.EndpointPort{Name: ptr.To(p.Name), Port: ptr.To(p.TargetPort.IntVal), Protocol: ptr.To(corev1.ProtocolTCP), AppProtocol: p.AppProtocol})
 	}
-	for k := range podsPerService {
-		pod := l.pod(nsi, svc, k, ports, headless)
+	for _, spec := range pods {
+		pod := l.pod(ns, spec, s.Name, ports, headless)
 		created, err := l.kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 		if err != nil {
 			return fmt.Errorf("pod %s/%s: %w", ns, pod.Name, err)
@@ -196,15 +213,15 @@ func (l *loader) loadService(ctx context.Context, nsi, svc int) error {
 
 // pod is the example worlds' injected pod (istio-proxy container,
 // sidecar.istio.io/status, security.istio.io/tlsMode) renamed and given the
-// app's container ports and an IP.
-func (l *loader) pod(nsi, svc, k int, ports []corev1.ServicePort, headless bool) *corev1.Pod {
+// app's container ports and an IP; behind a headless Service it gets the
+// hostname and subdomain of its per-pod DNS name.
+func (l *loader) pod(ns string, spec podSpec, service string, ports []corev1.ServicePort, headless bool) *corev1.Pod {
 	p := l.template.DeepCopy()
-	ns := nsName(nsi)
 	p.ObjectMeta = metav1.ObjectMeta{
-		Name: podName(svc, k), Namespace: ns,
+		Name: spec.name, Namespace: ns,
 		Labels:      map[string]string{},
 		Annotations: map[string]string{},
-		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: appName(svc) + "-7d9f8c6b5",
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: spec.owner, Name: spec.ownerName,
 			UID: "00000000-0000-0000-0000-000000000000", Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}},
 	}
 	for key, v := range l.template.Labels {
@@ -213,22 +230,66 @@ func (l *loader) pod(nsi, svc, k int, ports []corev1.ServicePort, headless bool)
 	for key, v := range l.template.Annotations {
 		p.Annotations[key] = v
 	}
-	p.Labels["app"] = appName(svc)
-	p.Labels["service.istio.io/canonical-name"] = appName(svc)
-	p.Labels["pod-template-hash"] = "7d9f8c6b5"
-	p.Spec.NodeName = fmt.Sprintf("node-%02d", (nsi+svc)%40)
+	p.Labels["app"] = spec.app
+	p.Labels["service.istio.io/canonical-name"] = spec.app
+	switch spec.owner {
+	case "StatefulSet":
+		p.Labels["statefulset.kubernetes.io/pod-name"] = spec.name
+		p.Labels["controller-revision-hash"] = spec.ownerName + "-6c8f9d7b4"
+	default:
+		p.Labels["pod-template-hash"] = "7d9f8c6b5"
+	}
+	p.Spec.NodeName = spec.node
 	if headless {
-		p.Spec.Hostname, p.Spec.Subdomain = p.Name, svcName(svc)
+		p.Spec.Hostname, p.Spec.Subdomain = p.Name, service
 	}
 	var cports []corev1.ContainerPort
 	for _, sp := range ports {
 		cports = append(cports, corev1.ContainerPort{Name: sp.Name, ContainerPort: sp.TargetPort.IntVal, Protocol: corev1.ProtocolTCP})
 	}
 	p.Spec.Containers[0].Ports = cports
-	ip := podIP(nsi, svc, k)
-	p.Status.PodIP, p.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
+	p.Status.PodIP, p.Status.PodIPs = spec.ip, []corev1.PodIP{{IP: spec.ip}}
 	p.Status.HostIP, p.Status.HostIPs = "172.18.0.2", []corev1.HostIP{{IP: "172.18.0.2"}}
 	return p
+}
+
+// The StatefulSet of the --peers measurement: etcd's layout (a headless
+// Service with the client and peer ports, one pod per member) in a
+// namespace of its own, STRICT, so that the namespaces the single-pair
+// forms read are the same as before it was added. Only its pods exist (with
+// their ownerReferences, which is how podreach finds a workload's pods): no
+// controller runs in the bench cluster.
+const (
+	stsNS       = "bench-sts"
+	stsName     = "etcd"
+	stsReplicas = 5
+)
+
+// loadStatefulSet writes the namespace, its PeerAuthentication, the
+// headless Service, the pods and their EndpointSlice.
+func (l *loader) loadStatefulSet(ctx context.Context) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: stsNS, Labels: map[string]string{"istio-injection": "enabled"}}}
+	if _, err := l.kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("namespace %s: %w", stsNS, err)
+	}
+	l.writes.Add(1)
+	pa := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+		"metadata": map[string]any{"name": "default", "namespace": stsNS},
+		"spec":     map[string]any{"mtls": map[string]any{"mode": "STRICT"}},
+	}}
+	if err := l.create(ctx, pa); err != nil {
+		return err
+	}
+	p := func(name string, port int32) corev1.ServicePort {
+		return corev1.ServicePort{Name: name, Port: port, TargetPort: intstr.FromInt32(port), Protocol: corev1.ProtocolTCP}
+	}
+	var pods []podSpec
+	for k := range stsReplicas {
+		pods = append(pods, podSpec{name: fmt.Sprintf("%s-%d", stsName, k), app: stsName, ip: fmt.Sprintf("10.245.0.%d", k+1),
+			node: fmt.Sprintf("node-%02d", k), owner: "StatefulSet", ownerName: stsName})
+	}
+	return l.loadWorkload(ctx, stsNS, stsName, true, []corev1.ServicePort{p("client", 2379), p("peer", 2380)}, pods)
 }
 
 func (l *loader) create(ctx context.Context, obj *unstructured.Unstructured) error {

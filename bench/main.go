@@ -10,8 +10,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,9 +30,12 @@ import (
 type config struct {
 	plugin, kubectl, istioctl string
 	sizes                     []int
+	baseline                  string // a second plugin binary, measured interleaved (before/after)
 	rounds, istioRuns         int
+	heavyRounds               int
 	workers                   int
 	out                       string
+	serve                     bool
 }
 
 // result of one cluster size.
@@ -51,9 +57,12 @@ func main() {
 	flag.StringVar(&c.istioctl, "istioctl", "", "istioctl binary (empty: skip istioctl analyze)")
 	flag.StringVar(&sizes, "sizes", "1000,10000", "cluster sizes in pods (multiples of 50), loaded one after the other")
 	flag.IntVar(&c.rounds, "rounds", 7, "measured runs of each podreach/kubectl command (after one warm-up)")
+	flag.StringVar(&c.baseline, "baseline", "", "another kubectl-podreach binary whose single-pair forms are measured in the same interleaved rounds, as \"... (baseline)\" (before/after a change)")
+	flag.IntVar(&c.heavyRounds, "heavy-rounds", 3, "rounds that include the -A pair (kubectl get pods -A, podreach SRC -A): seconds each at 10 000 pods; 0 skips it")
 	flag.IntVar(&c.istioRuns, "istioctl-runs", 5, "measured runs of istioctl analyze (after one warm-up)")
 	flag.IntVar(&c.workers, "workers", 32, "concurrent writers while loading")
 	flag.StringVar(&c.out, "out", "", "directory for results.json and sample outputs")
+	flag.BoolVar(&c.serve, "serve", false, "load the largest size, write kubeconfigs to OUT/serve.env and keep the cluster up until interrupted (for profiling); each SIGUSR1 measures the plugin binary as it is then")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		var n int
@@ -65,7 +74,12 @@ func main() {
 	if c.plugin == "" || c.kubectl == "" || c.out == "" {
 		fatalf("-plugin, -kubectl and -out are required")
 	}
-	if err := run(context.Background(), c); err != nil {
+	// Interrupted at any point, run returns and stops the cluster (its
+	// data directory is in /dev/shm).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, c)
+	stop()
+	if err != nil {
 		fatalf("%v", err)
 	}
 }
@@ -113,6 +127,9 @@ func run(ctx context.Context, c config) error {
 
 	var results []*result
 	loaded := 0
+	if c.serve {
+		c.sizes = c.sizes[len(c.sizes)-1:]
+	}
 	for _, size := range c.sizes {
 		nss := size / podsPerNamespace
 		logf("loading namespaces %d..%d (%d pods in all) ...", loaded, nss-1, size)
@@ -125,10 +142,18 @@ func run(ctx context.Context, c config) error {
 		for i := range nss {
 			istioObjs += len(istioObjects(i))
 		}
+		if loaded == 0 {
+			if err := ld.loadStatefulSet(ctx); err != nil {
+				return err
+			}
+		}
 		r := &result{Pods: size, Services: nss * servicesPerNamespace, Namespaces: nss, IstioObjects: istioObjs,
 			LoadSeconds: d.Seconds(), LoadWrites: ld.writes.Load() - before}
 		logf("loaded %d writes in %.1f s (%.0f/s)", r.LoadWrites, d.Seconds(), float64(r.LoadWrites)/d.Seconds())
 		loaded = nss
+		if c.serve {
+			return serve(ctx, c, cl, r)
+		}
 		if err := measure(ctx, c, cl, r); err != nil {
 			return err
 		}
@@ -169,7 +194,7 @@ func setUp(ctx context.Context, cl *harness.Cluster, kube kubernetes.Interface, 
 			{APIGroups: []string{""}, Resources: []string{"pods", "services", "namespaces", "configmaps"}, Verbs: []string{"get", "list"}},
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list"}},
 			{APIGroups: []string{"networking.istio.io"}, Resources: []string{"destinationrules", "virtualservices", "serviceentries", "sidecars"}, Verbs: []string{"get", "list"}},
-			{APIGroups: []string{"security.istio.io"}, Resources: []string{"peerauthentications"}, Verbs: []string{"get", "list"}},
+			{APIGroups: []string{"security.istio.io"}, Resources: []string{"peerauthentications", "authorizationpolicies"}, Verbs: []string{"get", "list"}},
 		},
 	}
 	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
@@ -195,32 +220,66 @@ const (
 )
 
 type command struct {
-	name string
-	bin  string
-	args []string
-	ok   []int
+	name  string
+	bin   string
+	args  []string
+	ok    []int
+	heavy bool // the -A pair: no warm-up, only in the first heavyRounds rounds
 }
 
-func commands(c config, podreachKC, kubectlKC, istioctlKC string) []command {
+// commands are the quick ones, measured interleaved (the fleet forms only
+// when the plugin has them), and istioctl analyze last. Every argument list
+// starts with --kubeconfig FILE (the counting proxy run replaces FILE).
+func commands(c config, fleet bool, podreachKC, kubectlKC, istioctlKC string) (quick []command, istio command) {
 	dstName := strings.SplitN(dstPod, "/", 2)[1]
-	return []command{
-		{"kubectl get pod", c.kubectl, []string{"--kubeconfig", kubectlKC, "get", "pod", "-n", dstNS, dstName, "-o", "json"}, []int{0}},
-		{"podreach SRC DST", c.plugin, []string{"--kubeconfig", podreachKC, srcPod, dstPod, "-o", "json"}, []int{0, 1}},
-		{"podreach SRC URL", c.plugin, []string{"--kubeconfig", podreachKC, srcPod, dstURL, "-o", "json"}, []int{0, 1}},
-		{"istioctl analyze -n NS", c.istioctl, []string{"--kubeconfig", istioctlKC, "analyze", "-n", dstNS}, []int{0, 79}},
+	quick = []command{
+		{"kubectl get pod", c.kubectl, []string{"--kubeconfig", kubectlKC, "get", "pod", "-n", dstNS, dstName, "-o", "json"}, []int{0}, false},
+		{"podreach SRC DST", c.plugin, []string{"--kubeconfig", podreachKC, srcPod, dstPod, "-o", "json"}, []int{0, 1}, false},
+		{"podreach SRC URL", c.plugin, []string{"--kubeconfig", podreachKC, srcPod, dstURL, "-o", "json"}, []int{0, 1}, false},
 	}
+	if c.baseline != "" {
+		for _, cmd := range quick[1:3] {
+			quick = append(quick, command{cmd.name + " (baseline)", c.baseline, cmd.args, cmd.ok, false})
+		}
+	}
+	if fleet {
+		// The fleet forms print their default, grouped table (what a person
+		// reads at 10 000 rows); exit 1 says some request fails.
+		quick = append(quick,
+			command{"kubectl get pods -A", c.kubectl, []string{"--kubeconfig", kubectlKC, "get", "pods", "-A", "-o", "json"}, []int{0}, true},
+			command{"podreach SRC -A --port P", c.plugin, []string{"--kubeconfig", podreachKC, srcPod, "-A", "--port", fleetPort}, []int{0, 1}, true},
+			command{"podreach SRC -n NS", c.plugin, []string{"--kubeconfig", podreachKC, srcPod, "-n", dstNS}, []int{0, 1}, false},
+			command{"podreach --peers sts/NAME", c.plugin, []string{"--kubeconfig", podreachKC, "--peers", "sts/" + stsName, "-n", stsNS}, []int{0, 1}, false},
+		)
+	}
+	istio = command{"istioctl analyze -n NS", c.istioctl, []string{"--kubeconfig", istioctlKC, "analyze", "-n", dstNS}, []int{0, 79}, false}
+	return quick, istio
+}
+
+// fleetPort is the --port of the -A form: the port most bench pods serve.
+const fleetPort = "8080"
+
+// hasFleetForms: the plugin's --help documents --peers (the fleet forms of
+// issue 13 came in together).
+func hasFleetForms(plugin string) bool {
+	out, _ := execOutput(plugin, "--help")
+	return strings.Contains(string(out), "--peers")
 }
 
 func measure(ctx context.Context, c config, cl *harness.Cluster, r *result) error {
 	r.Timings = map[string]stats{}
 	r.Requests = map[string][]requestRecord{}
 	r.SelfReported = map[string]int{}
-	cmds := commands(c, cl.Kubeconfig(podreachUser), cl.Kubeconfig(kubectlUser), cl.AdminKubeconfig())
-	quick, istio := cmds[:3], cmds[3]
+	fleet := hasFleetForms(c.plugin)
+	if !fleet {
+		logf("%s has no fleet forms (no --peers in --help): measuring the single-pair forms only", c.plugin)
+	}
+	quick, istio := commands(c, fleet, cl.Kubeconfig(podreachUser), cl.Kubeconfig(kubectlUser), cl.AdminKubeconfig())
+	cmds := append(slices.Clip(quick), istio)
 
 	// Warm-up: page cache, kubectl's discovery cache, the API server's.
 	for _, cmd := range cmds {
-		if cmd.bin == "" {
+		if cmd.bin == "" || cmd.heavy {
 			continue
 		}
 		s, err := runOnce(ctx, cmd.ok, cmd.bin, cmd.args...)
@@ -229,17 +288,26 @@ func measure(ctx context.Context, c config, cl *harness.Cluster, r *result) erro
 		}
 		logf("%d pods: warm-up %s: %v", r.Pods, cmd.name, s.wall.Round(time.Millisecond))
 	}
-	// Rounds: the three quick commands interleaved (rotating which goes
-	// first), so that load changes on the machine hit all of them alike.
+	// Rounds: the quick commands interleaved (rotating which goes first),
+	// so that load changes on the machine hit all of them alike; the -A
+	// pair only in the first heavyRounds rounds.
 	r.LoadAverage = loadAverage()
 	samples := map[string][]sample{}
+	outputs := map[string][]byte{}
 	for round := range c.rounds {
 		for i := range quick {
 			cmd := quick[(i+round)%len(quick)]
+			if cmd.heavy && round >= c.heavyRounds {
+				continue
+			}
 			s, err := runOnce(ctx, cmd.ok, cmd.bin, cmd.args...)
 			if err != nil {
 				return err
 			}
+			if strings.HasPrefix(cmd.name, "podreach") {
+				outputs[cmd.name] = s.stdout // the last one is kept, for the record
+			}
+			s.stdout = nil
 			samples[cmd.name] = append(samples[cmd.name], s)
 		}
 	}
@@ -261,7 +329,7 @@ func measure(ctx context.Context, c config, cl *harness.Cluster, r *result) erro
 	// API requests and bytes: one run of each through a counting proxy that
 	// authenticates upstream as the same user.
 	for _, cmd := range cmds {
-		if cmd.bin == "" {
+		if cmd.bin == "" || (cmd.heavy && c.heavyRounds == 0) {
 			continue
 		}
 		user := podreachUser
@@ -303,17 +371,61 @@ func measure(ctx context.Context, c config, cl *harness.Cluster, r *result) erro
 		r.Requests[cmd.name] = recs
 		if strings.HasPrefix(cmd.name, "podreach") {
 			r.SelfReported[cmd.name] = selfReportedRequests(s.stderr)
-			_ = os.WriteFile(filepath.Join(c.out, fmt.Sprintf("%s-%d.stderr", strings.ReplaceAll(cmd.name, " ", "_"), r.Pods)), []byte(s.stderr), 0o644)
+			_ = os.WriteFile(filepath.Join(c.out, fmt.Sprintf("%s-%d.stderr", fileName(cmd.name), r.Pods)), []byte(s.stderr), 0o644)
 		}
 		n, b := totals(recs)
 		logf("%d pods: %s: %d API requests, %.1f KiB received", r.Pods, cmd.name, n, float64(b)/1024)
 	}
-	// One sample output of each podreach form, for the record.
-	for _, cmd := range quick[1:] {
-		out, _ := execOutput(cmd.bin, cmd.args...)
-		_ = os.WriteFile(filepath.Join(c.out, fmt.Sprintf("%s-%d.json", strings.ReplaceAll(cmd.name, " ", "_"), r.Pods)), out, 0o644)
+	// One output of each podreach form, for the record.
+	for name, out := range outputs {
+		_ = os.WriteFile(filepath.Join(c.out, fmt.Sprintf("%s-%d.out", fileName(name), r.Pods)), out, 0o644)
 	}
 	return nil
+}
+
+// fileName of a command's sample output: "podreach_--peers_sts_NAME".
+func fileName(name string) string {
+	return strings.NewReplacer(" ", "_", "/", "_").Replace(name)
+}
+
+// serve keeps the loaded cluster up for profiling by hand: the kubeconfigs
+// of the bench users and the measured pods go to OUT/serve.env. Each
+// SIGUSR1 measures the binaries as they are then (rebuild the plugin in
+// place between two), appending to OUT/table-serve.md.
+func serve(ctx context.Context, c config, cl *harness.Cluster, r *result) error {
+	env := fmt.Sprintf("PODREACH_KC=%s\nKUBECTL_KC=%s\nADMIN_KC=%s\nSRC=%s\nDST=%s\nURL=%s\nSTS_NS=%s\nSTS=sts/%s\n",
+		cl.Kubeconfig(podreachUser), cl.Kubeconfig(kubectlUser), cl.AdminKubeconfig(), srcPod, dstPod, dstURL, stsNS, stsName)
+	path := filepath.Join(c.out, "serve.env")
+	if err := os.WriteFile(path, []byte(env), 0o644); err != nil {
+		return err
+	}
+	logf("cluster up, kubeconfigs in %s; measure with kill -USR1 %d, stop with kill -INT %d", path, os.Getpid(), os.Getpid())
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-usr1:
+		}
+		if err := measure(ctx, c, cl, r); err != nil {
+			logf("measure: %v", err)
+			continue
+		}
+		data, _ := json.MarshalIndent([]*result{r}, "", "  ")
+		if err := os.WriteFile(filepath.Join(c.out, fmt.Sprintf("results-serve-%d.json", n)), data, 0o644); err != nil {
+			return err
+		}
+		out := table(c, []*result{r})
+		fmt.Print(out)
+		f, err := os.OpenFile(filepath.Join(c.out, "table-serve.md"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(f, "\n<!-- measurement %d, %s -->\n%s", n, time.Now().UTC().Format(time.RFC3339), out)
+		f.Close()
+		logf("measurement %d done", n)
+	}
 }
 
 func groupsOf(user string) []string {

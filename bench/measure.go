@@ -10,11 +10,14 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -26,21 +29,65 @@ import (
 
 // sample is one whole-process run.
 type sample struct {
-	wall   time.Duration
-	rssKB  int64 // peak resident set (getrusage ru_maxrss of the child)
-	stderr string
+	wall  time.Duration
+	rssKB int64 // peak resident set (getrusage ru_maxrss of the child)
+	// floorKB is the bench's own resident set when it started the child.
+	// Go starts children with vfork (CLONE_VM), and Linux carries the
+	// address space's high-water mark into the child's ru_maxrss at exec:
+	// a child's figure is exact only above this floor.
+	floorKB int64
+	stdout  []byte
+	stderr  string
+}
+
+// stdoutCap is how much of a command's output runOnce keeps: kubectl get
+// pods -A -o json prints ~100 MB at 10 000 pods, which held in the bench
+// would raise the floor of every later sample.
+const stdoutCap = 4 << 20
+
+// cappedBuffer keeps the first stdoutCap bytes and counts the rest. (Not
+// an embedded bytes.Buffer: its ReadFrom would let io.Copy bypass Write.)
+type cappedBuffer struct {
+	buf bytes.Buffer
+	n   int64
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.n += int64(len(p))
+	if room := stdoutCap - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// selfRSSKB is the bench's resident set (VmRSS of /proc/self/status).
+func selfRSSKB() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // runOnce runs a command to completion and measures it. Exit codes other
 // than those in okCodes are errors.
 func runOnce(ctx context.Context, okCodes []int, name string, args ...string) (sample, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
-	var stdout, stderr bytes.Buffer
+	var stdout cappedBuffer
+	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	debug.FreeOSMemory() // the floor as low as it goes
+	floor := selfRSSKB()
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
-	s := sample{wall: wall, stderr: stderr.String()}
+	s := sample{wall: wall, floorKB: floor, stdout: stdout.buf.Bytes(), stderr: stderr.String()}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			s.rssKB = ru.Maxrss
@@ -55,7 +102,7 @@ func runOnce(ctx context.Context, okCodes []int, name string, args ...string) (s
 			return s, fmt.Errorf("%s %v: exit %d: %v\n%s", filepath.Base(name), args, code, err, tail(stderr.String(), 2000))
 		}
 	}
-	if stdout.Len() == 0 {
+	if stdout.n == 0 {
 		return s, fmt.Errorf("%s %v: no output\n%s", filepath.Base(name), args, tail(stderr.String(), 2000))
 	}
 	return s, nil
@@ -76,19 +123,24 @@ type stats struct {
 	MaxMS       float64 `json:"maxMs"`
 	PeakRSSMB   float64 `json:"peakRssMB"`   // max over the runs
 	MedianRSSMB float64 `json:"medianRssMB"` // median over the runs
+	// FloorMB is the bench's largest resident set when it started one of
+	// the runs: a peak RSS at or below it is an upper bound (see sample).
+	FloorMB float64 `json:"floorMB"`
 }
 
 func summarize(ss []sample) stats {
 	var walls []float64
 	var rss []float64
+	var floor int64
 	for _, s := range ss {
 		walls = append(walls, float64(s.wall.Microseconds())/1000)
 		rss = append(rss, float64(s.rssKB)/1024)
+		floor = max(floor, s.floorKB)
 	}
 	slices.Sort(walls)
 	slices.Sort(rss)
 	return stats{Runs: len(ss), MedianMS: median(walls), MinMS: walls[0], MaxMS: walls[len(walls)-1],
-		PeakRSSMB: rss[len(rss)-1], MedianRSSMB: median(rss)}
+		PeakRSSMB: rss[len(rss)-1], MedianRSSMB: median(rss), FloorMB: float64(floor) / 1024}
 }
 
 func median(sorted []float64) float64 {

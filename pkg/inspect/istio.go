@@ -47,6 +47,9 @@ func served[T any](version string, list listFunc) istioVersion[*T] {
 		}
 		out := make([]*T, 0, len(objs))
 		for _, o := range objs {
+			if m, ok := o.(metav1.Object); ok {
+				m.SetManagedFields(nil) // as in keep
+			}
 			if v1, ok := any(o).(*T); ok {
 				out = append(out, v1)
 				continue

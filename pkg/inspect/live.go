@@ -543,7 +543,7 @@ func (l *liveRead) listPods(ctx context.Context, ns string) error {
 		return err
 	}
 	l.mu.Lock()
-	l.snap.Pods = append(l.snap.Pods, list.Items...)
+	keep(&l.snap.Pods, list.Items)
 	l.mu.Unlock()
 	return nil
 }
@@ -633,7 +633,7 @@ func (l *liveRead) listServices(ctx context.Context, ns string) error {
 		return err
 	}
 	l.mu.Lock()
-	l.snap.Services = append(l.snap.Services, list.Items...)
+	keep(&l.snap.Services, list.Items)
 	l.mu.Unlock()
 	return nil
 }
@@ -645,7 +645,7 @@ func (l *liveRead) listEndpointSlices(ctx context.Context, ns string) error {
 		return err
 	}
 	l.mu.Lock()
-	l.snap.EndpointSlices = append(l.snap.EndpointSlices, list.Items...)
+	keep(&l.snap.EndpointSlices, list.Items)
 	l.mu.Unlock()
 	return nil
 }
@@ -673,7 +673,7 @@ func (l *liveRead) readNamespaces(ctx context.Context, ns string) error {
 		items = []corev1.Namespace{*n}
 	}
 	l.mu.Lock()
-	l.snap.Namespaces = append(l.snap.Namespaces, items...)
+	keep(&l.snap.Namespaces, items)
 	if ns == "" {
 		l.namespacesKnown = true
 	}
@@ -753,6 +753,26 @@ func (l *liveRead) result() (*Result, error) {
 	sort.Strings(l.requests)
 	res.Requests = l.requests
 	return res, nil
+}
+
+// keep adds the items of a list to the snapshot (under mu). It drops their
+// managedFields at once, as normalize would at the end: at 10 000 pods the
+// cluster-wide Service list is most of what a run holds and managedFields
+// are a third of it, so they are garbage from the first GC on instead of
+// live until the last list arrives. The first list of a kind is taken as
+// it is, without a copy (docs/PERFORMANCE.md).
+func keep[T any, P interface {
+	*T
+	metav1.Object
+}](dst *[]T, items []T) {
+	for i := range items {
+		P(&items[i]).SetManagedFields(nil)
+	}
+	if len(*dst) == 0 {
+		*dst = items
+		return
+	}
+	*dst = append(*dst, items...)
 }
 
 // log records one API request and its outcome for Result.Requests.

@@ -134,6 +134,9 @@ func sortByKey[T any](items []T, meta func(*T) metav1.Object) []T {
 	if len(items) == 0 {
 		return nil
 	}
+	if sortedUnique(items, meta) {
+		return items // the common case of a single list: no copy
+	}
 	type entry struct {
 		ns, name string
 		i        int
@@ -154,6 +157,18 @@ func sortByKey[T any](items []T, meta func(*T) metav1.Object) []T {
 		out = append(out, items[e.i])
 	}
 	return out
+}
+
+// sortedUnique: already in (namespace, name) order without duplicates, as
+// the API server returns a list.
+func sortedUnique[T any](items []T, meta func(*T) metav1.Object) bool {
+	for i := 1; i < len(items); i++ {
+		a, b := meta(&items[i-1]), meta(&items[i])
+		if cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName())) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // defaultService applies the Service defaults of the API server that explain
