@@ -134,6 +134,32 @@ func (w World) QueryWith(word string) ([]string, error) {
 	return nil, err
 }
 
+// Query is a world and one of its `# podreach:` lines.
+type Query struct {
+	World
+	Args []string
+}
+
+// WithQuery lists the worlds that have a `# podreach:` line with the word
+// (such as "--scrape"), each with the first such line.
+func WithQuery(word string) ([]Query, error) {
+	ws, err := Worlds()
+	if err != nil {
+		return nil, err
+	}
+	var out []Query
+	for _, w := range ws {
+		args, err := w.QueryWith(word)
+		if err != nil {
+			return nil, err
+		}
+		if args != nil {
+			out = append(out, Query{World: w, Args: args})
+		}
+	}
+	return out, nil
+}
+
 // ParseArgsLine reads the `# podreach: ARGS` line at the top of a world
 // (leading comment lines and blank lines may precede it) and splits ARGS
 // into words, honouring single and double quotes as a shell would.

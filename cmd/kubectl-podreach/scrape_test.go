@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podreach/kubectl-podreach/examples"
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
 
@@ -13,15 +14,13 @@ import (
 // --scrape run.
 func scrapeWorlds(t *testing.T) map[string][]string {
 	t.Helper()
+	qs, err := examples.WithQuery("--scrape")
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string][]string{}
-	for _, w := range worlds(t) {
-		args, err := w.QueryWith("--scrape")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if args != nil {
-			out[worldPath(w)] = args
-		}
+	for _, q := range qs {
+		out[worldPath(q.World)] = q.Args
 	}
 	return out
 }

@@ -27,20 +27,12 @@ func updateScrape() bool {
 // worlds' --scrape lines in testdata/scrape/WORLD.txt (one line per target:
 // pod, URL, origins); regenerate with go test ./pkg/explain -update.
 func TestScrapeTargetsOfExamples(t *testing.T) {
-	worlds, err := examples.Worlds()
+	qs, err := examples.WithQuery("--scrape")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, w := range worlds {
-		args, err := w.QueryWith("--scrape")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if args == nil {
-			continue
-		}
-		n++
+	for _, q := range qs {
+		w, args := q.World, q.Args
 		t.Run(w.Name, func(t *testing.T) {
 			src, err := podref.Parse(args[0], "default")
 			if err != nil {
@@ -85,7 +77,7 @@ func TestScrapeTargetsOfExamples(t *testing.T) {
 			}
 		})
 	}
-	if n < 2 {
-		t.Errorf("%d example worlds with a --scrape line, want the annotation and the monitor worlds", n)
+	if len(qs) < 2 {
+		t.Errorf("%d example worlds with a --scrape line, want the annotation and the monitor worlds", len(qs))
 	}
 }
