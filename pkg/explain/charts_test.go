@@ -24,34 +24,59 @@ type worldQuery struct {
 	q    Query
 }
 
+// lineArgs is a query line's words as the command's flags read them.
+type lineArgs struct {
+	pos     []string // SRC, DSTs (or the --peers workload)
+	ns      string   // -n, "default" without
+	sel     labels.Selector
+	all     bool // -A
+	peers   bool
+	ports   []podref.Port
+	traffic api.Traffic
+}
+
+func parseLine(t testing.TB, args []string) lineArgs {
+	t.Helper()
+	a := lineArgs{ns: "default"}
+	for i := 0; i < len(args); i++ {
+		var err error
+		switch args[i] {
+		case "-n":
+			i++
+			a.ns = args[i]
+		case "-A":
+			a.all = true
+		case "--peers":
+			a.peers = true
+		case "-l":
+			i++
+			a.sel, err = labels.Parse(args[i])
+		case "--port":
+			i++
+			var p podref.Port
+			p, err = podref.ParsePort(args[i])
+			a.ports = append(a.ports, p)
+		case "--traffic":
+			i++
+			a.traffic, err = podref.ParseTraffic(args[i])
+		default:
+			a.pos = append(a.pos, args[i])
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
 // loadQuery reads world (a -f file) and resolves one query line as the
 // command would.
 func loadQuery(t testing.TB, world, line string) worldQuery {
 	t.Helper()
-	args := strings.Fields(line)
-	var pos []string
-	q := Query{}
-	for i := 0; i < len(args); i++ {
-		switch args[i] {
-		case "--port":
-			i++
-			p, err := podref.ParsePort(args[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			q.Ports = append(q.Ports, p)
-		case "--traffic":
-			i++
-			tr, err := podref.ParseTraffic(args[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			q.Traffic = tr
-		default:
-			pos = append(pos, args[i])
-		}
-	}
-	src, err := podref.Parse(pos[0], "default")
+	a := parseLine(t, strings.Fields(line))
+	pos := a.pos
+	q := Query{Ports: a.ports, Traffic: a.traffic}
+	src, err := podref.Parse(pos[0], a.ns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +87,7 @@ func loadQuery(t testing.TB, world, line string) worldQuery {
 		}
 		req.TargetHost = q.Target.Host
 	} else {
-		d, err := podref.Parse(pos[1], "default")
+		d, err := podref.Parse(pos[1], a.ns)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +129,7 @@ func worldPairQueries(t *testing.T, world string) []worldQuery {
 		if slices.Contains(args, "--scrape") {
 			continue
 		}
-		if !isFleetLine(args) {
+		if !isFleetLine(t, args) {
 			out = append(out, loadQuery(t, world, line))
 			continue
 		}
@@ -113,58 +138,17 @@ func worldPairQueries(t *testing.T, world string) []worldQuery {
 	return out
 }
 
-func isFleetLine(args []string) bool {
-	pos := 0
-	for i := 0; i < len(args); i++ {
-		switch args[i] {
-		case "--peers", "-l", "-A":
-			return true
-		case "-n", "--port", "--traffic":
-			i++
-		default:
-			pos++
-		}
-	}
-	return pos != 2
+func isFleetLine(t *testing.T, args []string) bool {
+	a := parseLine(t, args)
+	return a.peers || a.sel != nil || a.all || len(a.pos) != 2
 }
 
 // fleetPairs reads a fleet line's pods with the file reader and pairs them.
 func fleetPairs(t *testing.T, world, line string, args []string) []worldQuery {
 	t.Helper()
-	ns, peers := "default", false
-	var (
-		pos   []string
-		sel   labels.Selector
-		all   bool
-		ports []podref.Port
-	)
-	for i := 0; i < len(args); i++ {
-		switch args[i] {
-		case "-n":
-			i++
-			ns = args[i]
-		case "-A":
-			all = true
-		case "--peers":
-			peers = true
-		case "-l":
-			i++
-			s, err := labels.Parse(args[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			sel = s
-		case "--port":
-			i++
-			p, err := podref.ParsePort(args[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			ports = append(ports, p)
-		default:
-			pos = append(pos, args[i])
-		}
-	}
+	a := parseLine(t, args)
+	pos, ns, peers, ports := a.pos, a.ns, a.peers, a.ports
+	sel, all := a.sel, a.all
 	set := &inspect.PodSet{Selector: sel, Namespace: ns, AllNamespaces: all}
 	var req inspect.Request
 	start := 0
