@@ -27,6 +27,7 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 	} else if q.Target == nil {
 		return nil, usageErrorf("a destination (pod or URL) is required")
 	}
+	m.assumeControlPlane(src)
 	t := m.newTracer(src, dst)
 	rep.Source = m.workload(src, q.Source.ChosenFrom)
 	if t.sc.sidecar != nil {
@@ -42,6 +43,14 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 		EnableAutoMtls:        m.mesh.EnableAutoMtls,
 		IstioVersion:          fmt.Sprintf("1.%d", m.istioMinor),
 		ConfigMap:             m.mesh.ConfigMap,
+		Revision:              m.revisionOf(src),
+		VerifiedVersions:      verifiedList(),
+	}
+	if m.cp != nil {
+		rep.Mesh.ControlPlane = m.cp.key()
+	}
+	for _, cp := range m.controlPlanes {
+		rep.Mesh.ControlPlanes = append(rep.Mesh.ControlPlanes, cp.api())
 	}
 	if dst != nil {
 		w := m.workload(dst, q.Destination.ChosenFrom)
@@ -87,6 +96,7 @@ func (m *model) explain(q Query) (*api.Reachability, error) {
 		}
 	}
 	rep.Warnings = m.warningsFor(t)
+	rep.Warnings = append(rep.Warnings, m.versionWarnings(src, t.dst)...)
 	return rep, nil
 }
 
@@ -112,6 +122,11 @@ func (m *model) workload(p *corev1.Pod, chosen string) api.Workload {
 	if c := istioProxyContainer(p); c != nil {
 		w.IstioVersion, _ = imageVersion(c.Image)
 	}
+	w.Revision = m.revisionOf(p)
+	if cp := m.controlPlaneFor(p); cp != nil {
+		w.ControlPlane = cp.key()
+	}
+	w.DNSCapture = m.proxySettingsOf(p).dnsCapture
 	if w.Dataplane == api.DataplaneSidecar {
 		pa := m.composePeerAuthentication(p.Namespace, p.Labels)
 		w.PeerAuthentication = pa.summary()

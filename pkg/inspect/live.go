@@ -161,6 +161,11 @@ func (l *liveRead) read(ctx context.Context) error {
 	// cluster-wide (also in the root namespace), and the mesh config.
 	tasks = l.namespaceTasks(l.namespacesThatMatter(), l.r.opts.MeshNamespace)
 	tasks = append(tasks, l.readMeshConfig)
+	for _, ns := range controlPlaneNamespaces(l.r.opts.MeshNamespace, l.src, l.dst) {
+		tasks = append(tasks, func(ctx context.Context) error {
+			return l.degrade(controlPlaneResource, ns, l.listControlPlane(ctx, ns))
+		})
+	}
 	if err := runAll(ctx, tasks...); err != nil {
 		return err
 	}
