@@ -161,6 +161,9 @@ func (m *model) warningsFor(t *tracer) []string {
 	if t.sc.hasPortEgress {
 		out = append(out, fmt.Sprintf("Sidecar %s/%s has egress listeners with explicit ports (%s): not modelled; Istio builds those ports' listeners and routes from that egress listener's hosts only, so answers on those ports may be wrong", t.sc.sidecar.Namespace, t.sc.sidecar.Name, strings.Join(t.sc.egressPorts, ", ")))
 	}
+	if p := t.sc.proxy; t.dataplane == api.DataplaneSidecar && p.dnsCapture && p.dnsAutoAllocate && !m.istiodRule(ruleSEAutoAllocateController) {
+		out = append(out, fmt.Sprintf("the source proxy sets ISTIO_META_DNS_AUTO_ALLOCATE and its control plane (Istio 1.%d) allocates ServiceEntry VIPs at push time: those VIPs are not computed here, so names of ServiceEntries without addresses are answered as if they had none", m.istioMinor))
+	}
 	if t.dataplane == api.DataplaneAmbient {
 		out = append(out, "the source pod is in ambient mode: podreach models sidecar mode only; ztunnel paths are shown as plain L4")
 	}
