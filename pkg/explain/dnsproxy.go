@@ -43,8 +43,11 @@ func (m *model) buildNameTable(sc *sidecarScope, src *corev1.Pod) map[string]*na
 		}
 		for _, a := range all {
 			ip, err := netip.ParseAddr(a)
-			if err != nil || (svc.isKube() && ip.Is4() != v4) {
-				continue // CIDRs; the other family of a dual-stack Service (ISTIO_DUAL_STACK off)
+			if err != nil || (svc.isKube() && (ip.Is4() != v4 || len(addrs) > 0)) {
+				// CIDRs; a Service's ClusterIP of the other family (ISTIO_DUAL_STACK
+				// off); a Service has one ClusterIP per family (a hand-made
+				// clusterIPs list with more gives the first, as GetAddressForProxy).
+				continue
 			}
 			addrs = append(addrs, a)
 		}

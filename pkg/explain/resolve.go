@@ -187,8 +187,14 @@ func (m *model) resolveDepth(name, fromNS string, depth int, l *dnsLookup) dnsAn
 	// Not a cluster name: upstream DNS answers it, which we cannot see.
 	// A ServiceEntry with addresses for the host tells us what Istio expects.
 	for _, svc := range m.byHost[base] {
-		if svc.se != nil && len(svc.addresses) > 0 {
-			return dnsAnswer{ips: svc.addresses, fqdn: base, svc: svc, found: true, form: "external",
+		var ips []string // its IP addresses: a CIDR is no DNS answer
+		for _, a := range svc.addresses {
+			if net.ParseIP(a) != nil {
+				ips = append(ips, a)
+			}
+		}
+		if svc.se != nil && len(ips) > 0 {
+			return dnsAnswer{ips: ips, fqdn: base, svc: svc, found: true, form: "external",
 				note: fmt.Sprintf("%s is not a cluster name; ServiceEntry %s lists its addresses", base, svc.key())}
 		}
 	}
