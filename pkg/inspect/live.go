@@ -70,10 +70,12 @@ type LiveOptions struct {
 //  2. concurrently, for each other namespace that matters (those the target
 //     host names or whose pod or Service owns the target IP): its Pods and
 //     EndpointSlices; the kinds forbidden cluster-wide in every namespace
-//     that matters, the mesh root namespace included; and the mesh
-//     ConfigMap (istio-<revision> of the source proxy, then istio).
+//     that matters, the mesh root namespace included; the mesh
+//     ConfigMap (istio-<revision> of the source proxy, then istio); and the
+//     istiod pods (label app=istiod) of the mesh namespace and of the
+//     namespaces SRC's and DST's discoveryAddress name (controlplane.go).
 //
-// Typically 12 requests (SRC and DST in two namespaces), whatever the
+// Typically 13 requests (SRC and DST in two namespaces), whatever the
 // number of pods; the cost that grows with the cluster is the cluster-wide
 // Service list (docs/PERFORMANCE.md).
 //
