@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -137,11 +138,11 @@ func (m *model) assumeControlPlane(src *corev1.Pod) {
 // supports.
 func (m *model) versionWarnings(pods ...*corev1.Pod) []string {
 	var out []string
-	verifiedOn := fmt.Sprint(verifiedList())
+	verifiedOn := strings.Join(verifiedList(), ", ")
 	if len(m.controlPlanes) == 0 {
 		out = append(out, fmt.Sprintf("no istiod pod read (pods -l app=istiod in the mesh namespace): assuming the control plane runs Istio 1.%d, as the proxies' images say", m.istioMinor))
 	} else if m.cp != nil && m.cp.minor > 0 && !verified(m.cp.minor) {
-		out = append(out, fmt.Sprintf("the control plane %s runs Istio %s: podreach's model is verified against Istio %s only", m.cp.key(), m.cp.version, verifiedOn[1:len(verifiedOn)-1]))
+		out = append(out, fmt.Sprintf("the control plane %s runs Istio %s: podreach's model is verified against Istio %s only", m.cp.key(), m.cp.version, verifiedOn))
 	}
 	seen := map[string]bool{}
 	for _, p := range pods {
@@ -154,7 +155,7 @@ func (m *model) versionWarnings(pods ...*corev1.Pod) []string {
 			continue
 		}
 		if !verified(minor) {
-			out = append(out, fmt.Sprintf("pod %s/%s runs istio-proxy %s: podreach's model is verified against Istio %s only", p.Namespace, p.Name, v, verifiedOn[1:len(verifiedOn)-1]))
+			out = append(out, fmt.Sprintf("pod %s/%s runs istio-proxy %s: podreach's model is verified against Istio %s only", p.Namespace, p.Name, v, verifiedOn))
 		}
 		cp := m.controlPlaneFor(p)
 		if rev := m.revisionOf(p); cp == nil && len(m.controlPlanes) > 0 {
