@@ -138,6 +138,10 @@ func (is *istio) sidecarFor(key string) (*sidecar, error) {
 			Labels:       labels,
 			Namespace:    ns,
 			IstioVersion: proxyVersion(pod),
+			// The agent reports its DNS settings (nametable_test.go proxyMetadata):
+			// with capture, istiod gives it ServiceEntries' auto-allocated VIPs.
+			DNSCapture:      model.StringBool(proxyMetadata(is.w, pod, "ISTIO_META_DNS_CAPTURE")),
+			DNSAutoAllocate: model.StringBool(proxyMetadata(is.w, pod, "ISTIO_META_DNS_AUTO_ALLOCATE")),
 		},
 	})
 	sim := simulation.NewSimulation(is.t, is.s, p)

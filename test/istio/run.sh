@@ -11,8 +11,9 @@ export GOFLAGS=-mod=readonly
 start=$(date +%s)
 go vet .
 # The oracle's own tests first: the RBAC evaluator, the Istio side of the
-# authorization comparison on hand-checked worlds, and the cross-check with
-# grpc-go's RBAC engine.
+# authorization comparison on hand-checked worlds, the cross-check with
+# grpc-go's RBAC engine, and the DNS proxy against Istio's name table
+# (TestNameTable: every world twice, as written and with DNS capture on).
 go test -count=1 -timeout 10m -skip 'TestDifferential' .
 # -v so the closing "N requests in M worlds agree" line is printed; the
 # per-world RUN/PASS lines are dropped.
