@@ -172,12 +172,19 @@ func (m *model) waypointFor(meta metav1.ObjectMeta, kind string) waypointTarget 
 	return waypointTarget{wp: w}
 }
 
-// serviceWaypoint is the waypoint istiod attaches to a Kubernetes Service.
+// serviceWaypoint is the waypoint istiod attaches to a Kubernetes Service
+// or a ServiceEntry (fetchWaypointForService; a waypoint's own Service has none).
 func (m *model) serviceWaypoint(svc *service) waypointTarget {
-	if svc == nil || !svc.isKube() || svc.kube.Labels[labelGatewayManaged] == managedMeshController {
+	switch {
+	case svc == nil:
 		return waypointTarget{}
+	case svc.isKube():
+		if svc.kube.Labels[labelGatewayManaged] == managedMeshController {
+			return waypointTarget{}
+		}
+		return m.waypointFor(svc.kube.ObjectMeta, "service")
 	}
-	return m.waypointFor(svc.kube.ObjectMeta, "service")
+	return m.waypointFor(svc.se.ObjectMeta, "service")
 }
 
 // workloadWaypoint is istiod's Workload.waypoint of a pod (computeWaypoint).
