@@ -132,10 +132,13 @@ func (m *model) workload(p *corev1.Pod, chosen string) api.Workload {
 	}
 	w.DNSCapture = m.proxySettingsOf(p).dnsCapture
 	w.Ambient = m.ambientOf(p)
-	if w.Dataplane == api.DataplaneSidecar {
+	if w.Dataplane == api.DataplaneSidecar || w.Dataplane == api.DataplaneAmbient {
 		pa := m.composePeerAuthentication(p.Namespace, p.Labels)
 		w.PeerAuthentication = pa.summary()
 		w.AuthorizationPolicies = m.authzPolicies(p).names()
+		if w.Dataplane == api.DataplaneAmbient {
+			w.AuthorizationPolicies = m.ztunnelPolicies(m.authzPolicies(p)).names() // what istiod sends ztunnel
+		}
 		if pa.decider != nil {
 			w.PeerAuthenticationRef = ref("PeerAuthentication", pa.decider.Namespace, pa.decider.Name)
 		}

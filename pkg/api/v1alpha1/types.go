@@ -59,7 +59,9 @@ type Workload struct {
 	PeerAuthentication string `json:"peerAuthentication,omitempty"`
 	// PeerAuthenticationRef is the policy that decides the workload's mode (DST only; none: PERMISSIVE by default).
 	PeerAuthenticationRef *ObjectRef `json:"peerAuthenticationRef,omitempty"`
-	// AuthorizationPolicies are NS/NAME of the policies in force on the workload (DST only, sidecar).
+	// AuthorizationPolicies are NS/NAME of the policies in force on the
+	// workload (DST only): its sidecar's, or those istiod sends its ztunnel
+	// (ambient: no targetRefs, CUSTOM, AUDIT or dry-run ones).
 	AuthorizationPolicies []string `json:"authorizationPolicies,omitempty"`
 	// Sidecar names the Sidecar resource scoping this proxy (SRC only), NS/NAME.
 	Sidecar string `json:"sidecar,omitempty"`
