@@ -1,4 +1,4 @@
-package istiodiff
+package oracle
 
 import (
 	"bufio"
@@ -30,6 +30,9 @@ type world struct {
 	Pods      map[string]map[string]any // "ns/name" and podIP → the Pod object
 	// AuthzPolicies counts the world's AuthorizationPolicies.
 	AuthzPolicies int
+	// Minor, when set, is the Istio minor ("1.27") the world's proxies were
+	// moved to (Config.Version): podreach must answer for it.
+	Minor string
 }
 
 // kubeKinds are the Kubernetes kinds istiod's kube registry reads for a
@@ -37,11 +40,11 @@ type world struct {
 // ground truth's Oracle document) is left out, as istiod ignores it too.
 var kubeKinds = map[string]bool{"Namespace": true, "Pod": true, "Service": true, "EndpointSlice": true, "Node": true}
 
-// worldFiles lists every world the differential test runs: the shipped
-// examples and the extra worlds under worlds/.
-func worldFiles() ([]string, error) {
+// worldFiles lists every world matching the patterns (the shipped
+// examples and the extra worlds of test/istio/worlds/), sorted.
+func worldFiles(patterns []string) ([]string, error) {
 	var files []string
-	for _, pattern := range []string{"../../examples/*.yaml", "worlds/*.yaml"} {
+	for _, pattern := range patterns {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
 			return nil, err
@@ -178,4 +181,14 @@ func flattenList(o map[string]any) []map[string]any {
 		return out
 	}
 	return []map[string]any{o}
+}
+
+// hasProxy says whether some pod of the world runs an istio-proxy.
+func (w *world) hasProxy() bool {
+	for _, p := range w.Pods {
+		if proxyVersion(p) != "" {
+			return true
+		}
+	}
+	return false
 }
