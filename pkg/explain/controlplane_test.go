@@ -16,6 +16,12 @@ import (
 // explainFile runs a URL query against a world under testdata/.
 func explainFile(t *testing.T, file, src, target string) *api.Reachability {
 	t.Helper()
+	return explainPath(t, filepath.Join("testdata", file), src, target)
+}
+
+// explainPath runs a URL query against the world file at path.
+func explainPath(t *testing.T, path, src, target string) *api.Reachability {
+	t.Helper()
 	s, err := podref.Parse(src, "default")
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +30,7 @@ func explainFile(t *testing.T, file, src, target string) *api.Reachability {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := inspect.NewFileReader([]string{filepath.Join("testdata", file)}, nil).
+	res, err := inspect.NewFileReader([]string{path}, nil).
 		Read(context.Background(), inspect.Request{Source: s, TargetHost: tg.Host})
 	if err != nil {
 		t.Fatal(err)
