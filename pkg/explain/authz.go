@@ -53,6 +53,9 @@ type authzAttrs struct {
 	// hasToken: the request carries a JWT where jwt_authn looks for one;
 	// jwtClaimsMatch is the assumption made about its claims.
 	hasToken, jwtClaimsMatch bool
+	// trustDomains: the destination's istiod knows source.trustDomains
+	// (ruleSourceTrustDomains).
+	trustDomains bool
 }
 
 // remoteIP is Envoy's remote address on the inbound connection manager
@@ -247,6 +250,7 @@ func (t *tracer) authzAttrs(f *flow) authzAttrs {
 	if a.method == "" {
 		a.method = "GET"
 	}
+	a.trustDomains = t.m.podIstiodRule(ruleSourceTrustDomains, f.land.pod)
 	if a.http {
 		_, query, _ := strings.Cut(a.path, "?")
 		a.hasToken = strings.HasPrefix(strings.ToLower(a.headers["authorization"]), "bearer ") ||
@@ -408,7 +412,7 @@ func (c cond) httpOnly() bool {
 // any value and no not-value.
 func (m *model) ruleMatches(p *securityv1.AuthorizationPolicy, r *securityapi.Rule, action securityapi.AuthorizationPolicy_Action, a authzAttrs) bool {
 	var basePerm, basePrin []cond
-	tdKnown := m.istiodRule(ruleSourceTrustDomains)
+	tdKnown := a.trustDomains
 	for _, w := range r.GetWhen() {
 		c := cond{key: w.GetKey(), values: w.GetValues(), notVals: w.GetNotValues()}
 		if c.key == "source.trustDomain" && !tdKnown {

@@ -229,14 +229,15 @@ func (m *model) proxySettingsOf(p *corev1.Pod) proxySettings {
 // source.trustDomains (ruleSourceTrustDomains), each AuthorizationPolicy
 // of the pods that uses them.
 func (m *model) trustDomainWarnings(pods ...*corev1.Pod) []string {
-	if m.istiodRule(ruleSourceTrustDomains) {
-		return nil
-	}
 	var out []string
 	seen := map[string]bool{}
 	for _, p := range pods {
-		if p == nil || m.dataplaneOf(p) != api.DataplaneSidecar {
+		if p == nil || m.dataplaneOf(p) != api.DataplaneSidecar || m.podIstiodRule(ruleSourceTrustDomains, p) {
 			continue
+		}
+		minor := m.istioMinor
+		if cp := m.controlPlaneFor(p); cp != nil && cp.minor > 0 {
+			minor = cp.minor
 		}
 		s := m.authzPolicies(p)
 		for _, l := range [][]*securityv1.AuthorizationPolicy{s.custom, s.deny, s.allow, s.audit} {
@@ -249,11 +250,11 @@ func (m *model) trustDomainWarnings(pods ...*corev1.Pod) []string {
 				since := versionRules[ruleSourceTrustDomains].since
 				if len(dropped) > 0 {
 					out = append(out, fmt.Sprintf("AuthorizationPolicy %s uses source.trustDomains/notTrustDomains (rules %s), which Istio 1.%d does not know (they exist from 1.%d): its istiod drops them, so those sources match without that condition (a source with nothing else matches every request)",
-						polKey(pol), intList(dropped), m.istioMinor, since))
+						polKey(pol), intList(dropped), minor, since))
 				}
 				if len(skipped) > 0 {
 					out = append(out, fmt.Sprintf("AuthorizationPolicy %s has a when on source.trustDomain (rules %s), which Istio 1.%d does not know (it exists from 1.%d): its istiod skips those rules",
-						polKey(pol), intList(skipped), m.istioMinor, since))
+						polKey(pol), intList(skipped), minor, since))
 				}
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/podreach/kubectl-podreach/pkg/snapshot"
 )
 
@@ -113,10 +115,14 @@ var versionRules = map[ruleID]versionRule{
 
 // ruleOn tells whether a rule holds for a component at minor, honouring
 // the control plane's flag when the rule is istiod's and the flag is set.
-func (m *model) ruleOn(id ruleID, minor int) bool {
+func (m *model) ruleOn(id ruleID, minor int) bool { return ruleAt(id, m.cp, minor) }
+
+// ruleAt tells whether a rule holds at minor under the istiod cp (nil: not
+// read), honouring cp's flag while the flag exists.
+func ruleAt(id ruleID, cp *controlPlane, minor int) bool {
 	r := versionRules[id]
-	if r.decidedBy == byIstiod && m.cp != nil && r.flag != "" && (r.flagGone == 0 || minor < r.flagGone) {
-		if v, ok := m.cp.flags[r.flag]; ok {
+	if r.decidedBy == byIstiod && cp != nil && r.flag != "" && (r.flagGone == 0 || minor < r.flagGone) {
+		if v, ok := cp.flags[r.flag]; ok {
 			if b, err := strconv.ParseBool(v); err == nil {
 				return b
 			}
@@ -128,6 +134,19 @@ func (m *model) ruleOn(id ruleID, minor int) bool {
 // istiodRule tells whether an istiod rule holds for the control plane the
 // answer assumes.
 func (m *model) istiodRule(id ruleID) bool { return m.ruleOn(id, m.istioMinor) }
+
+// podIstiodRule tells whether an istiod rule holds for the configuration
+// of pod p's own proxy — its inbound chain and authorization filters come
+// from its istiod, not SRC's: that istiod's version and flags when it was
+// read, else the control plane the answer assumes.
+func (m *model) podIstiodRule(id ruleID, p *corev1.Pod) bool {
+	if p != nil {
+		if cp := m.controlPlaneFor(p); cp != nil && cp.minor > 0 {
+			return ruleAt(id, cp, cp.minor)
+		}
+	}
+	return m.istiodRule(id)
+}
 
 // verified tells whether the model is checked against minor.
 func verified(minor int) bool { return slices.Contains(verifiedMinors, minor) }

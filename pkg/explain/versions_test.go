@@ -1,6 +1,11 @@
 package explain
 
-import "testing"
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
 // TestVersionRules: each rule starts at its minor, the control plane's flag
 // overrides the default while the flag exists, and the skew policy.
@@ -75,6 +80,35 @@ func TestEgressImports(t *testing.T) {
 		sc := &sidecarScope{egressHosts: tt.hosts, excludes: tt.excludes, proxyNS: "app"}
 		if got := sc.egressImports(tt.ns, tt.host, "app"); got != tt.want {
 			t.Errorf("hosts %q (excludes %v): imports %s/%s = %v, want %v", tt.hosts, tt.excludes, tt.ns, tt.host, got, tt.want)
+		}
+	}
+}
+
+// TestPodIstiodRule: a pod's own proxy configuration (its inbound chain and
+// authorization filters) follows its revision's istiod, not SRC's.
+func TestPodIstiodRule(t *testing.T) {
+	pod := func(rev string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "p-" + rev, Namespace: "app",
+				Annotations: map[string]string{"sidecar.istio.io/status": `{"revision":"` + rev + `"}`}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.30.0"}}},
+		}
+	}
+	m := &model{istioMinor: 31, namespaces: map[string]*corev1.Namespace{}, controlPlanes: []*controlPlane{
+		{pod: &corev1.Pod{}, revision: "default", minor: 30, flags: map[string]string{}},
+		{pod: &corev1.Pod{}, revision: "canary", minor: 31, flags: map[string]string{}},
+	}}
+	for _, tt := range []struct {
+		pod  *corev1.Pod
+		want bool
+	}{
+		{pod("default"), false}, // istiod 1.30 built its filters
+		{pod("canary"), true},
+		{pod("stable"), true}, // no istiod of that revision read: the assumed 1.31
+		{nil, true},
+	} {
+		if got := m.podIstiodRule(ruleSourceTrustDomains, tt.pod); got != tt.want {
+			t.Errorf("podIstiodRule(source.trustDomains, %s) = %v, want %v", podKey(tt.pod), got, tt.want)
 		}
 	}
 }
