@@ -29,6 +29,7 @@ func (m *model) explain(q Query, tracerOf func(*corev1.Pod) *tracer) (*api.Reach
 	} else if q.Target == nil {
 		return nil, usageErrorf("a destination (pod or URL) is required")
 	}
+	m.assumeControlPlane(src)
 	t := tracerOf(src)
 	t.dst = dst
 	rep.Source = m.workload(src, q.Source.ChosenFrom)
@@ -45,6 +46,14 @@ func (m *model) explain(q Query, tracerOf func(*corev1.Pod) *tracer) (*api.Reach
 		EnableAutoMtls:        m.mesh.EnableAutoMtls,
 		IstioVersion:          fmt.Sprintf("1.%d", m.istioMinor),
 		ConfigMap:             m.mesh.ConfigMap,
+		Revision:              m.revisionOf(src),
+		VerifiedVersions:      verifiedList(),
+	}
+	if m.cp != nil {
+		rep.Mesh.ControlPlane = m.cp.key()
+	}
+	for _, cp := range m.controlPlanes {
+		rep.Mesh.ControlPlanes = append(rep.Mesh.ControlPlanes, cp.api())
 	}
 	if dst != nil {
 		w := m.workload(dst, q.Destination.ChosenFrom)
@@ -90,6 +99,7 @@ func (m *model) explain(q Query, tracerOf func(*corev1.Pod) *tracer) (*api.Reach
 		}
 	}
 	rep.Warnings = m.warningsFor(t)
+	rep.Warnings = append(rep.Warnings, m.versionWarnings(src, t.dst)...)
 	return rep, nil
 }
 
@@ -115,6 +125,11 @@ func (m *model) workload(p *corev1.Pod, chosen string) api.Workload {
 	if c := istioProxyContainer(p); c != nil {
 		w.IstioVersion, _ = imageVersion(c.Image)
 	}
+	w.Revision = m.revisionOf(p)
+	if cp := m.controlPlaneFor(p); cp != nil {
+		w.ControlPlane = cp.key()
+	}
+	w.DNSCapture = m.proxySettingsOf(p).dnsCapture
 	if w.Dataplane == api.DataplaneSidecar {
 		pa := m.composePeerAuthentication(p.Namespace, p.Labels)
 		w.PeerAuthentication = pa.summary()
@@ -148,6 +163,9 @@ func (m *model) warningsFor(t *tracer) []string {
 	}
 	if t.sc.hasPortEgress {
 		out = append(out, fmt.Sprintf("Sidecar %s/%s has egress listeners with explicit ports (%s): not modelled; Istio builds those ports' listeners and routes from that egress listener's hosts only, so answers on those ports may be wrong", t.sc.sidecar.Namespace, t.sc.sidecar.Name, strings.Join(t.sc.egressPorts, ", ")))
+	}
+	if p := t.sc.proxy; t.dataplane == api.DataplaneSidecar && p.dnsCapture && p.dnsAutoAllocate && !m.istiodRule(ruleSEAutoAllocateController) {
+		out = append(out, fmt.Sprintf("the source proxy sets ISTIO_META_DNS_AUTO_ALLOCATE and its control plane (Istio 1.%d) allocates ServiceEntry VIPs at push time: those VIPs are not computed here, so names of ServiceEntries without addresses are answered as if they had none", m.istioMinor))
 	}
 	if t.dataplane == api.DataplaneAmbient {
 		out = append(out, "the source pod is in ambient mode: podreach models sidecar mode only; ztunnel paths are shown as plain L4")

@@ -65,6 +65,20 @@ func (t *tracer) fixStage(f *flow) {
 		case api.ReasonRegistryOnlyBlocked:
 			t.registryOnlyFixes(f, reason, add)
 		case api.ReasonDNSNXDomain:
+			if r.Form == api.FormExternal {
+				// Not a cluster name: only upstream DNS, or the sidecar's DNS
+				// proxy for a ServiceEntry host, can answer it.
+				hasSE := t.dataplane == api.DataplaneSidecar && len(t.m.byHost[strings.TrimSuffix(strings.ToLower(r.Address), ".")]) > 0
+				switch {
+				case hasSE && t.sc.proxy.dnsCapture:
+					add(api.Fix{Object: "ServiceEntry", Field: "spec.addresses", Message: "the sidecar's DNS proxy does not answer this ServiceEntry host: give it spec.addresses, or let istiod allocate it a VIP (no networking.istio.io/enable-autoallocate-ip=false label, resolution other than NONE), and check that its exportTo and this proxy's Sidecar egress hosts include it"})
+				case hasSE:
+					add(api.Fix{Object: "Pod", Field: "proxy.istio.io/config proxyMetadata", Message: "set ISTIO_META_DNS_CAPTURE: \"true\" so that the sidecar answers this ServiceEntry host (its addresses, or the VIP istiod allocates), or give the ServiceEntry spec.addresses and a DNS record"})
+				default:
+					add(api.Fix{Object: "caller", Message: "this name is upstream DNS's to answer: check that it resolves from the pod (or register it with a ServiceEntry that has addresses, with the sidecar's DNS proxy on)"})
+				}
+				break
+			}
 			if r.Form == "" || r.Form == api.FormServiceShort || !strings.Contains(r.Address, ".") {
 				fx := api.Fix{Object: "caller", Message: fmt.Sprintf("from namespace %s use <service>.<namespace> (a short name only resolves in the caller's namespace)", t.src.Namespace)}
 				if t.dst != nil {

@@ -52,38 +52,39 @@ func (m *model) outboundListeners(sc *sidecarScope, proxyIP string, port int32) 
 		if svc.resolution == "Alias" || listenerProtocol(sp.protocol) == "" {
 			continue
 		}
-		if svc.resolution == "Passthrough" && len(svc.addresses) == 0 && (isTCP(sp.protocol) || sp.protocol == api.ProtocolAuto) {
+		if svc.resolution == "Passthrough" && len(m.proxyAddresses(svc, sc)) == 0 && (isTCP(sp.protocol) || sp.protocol == api.ProtocolAuto) {
 			// ServiceEndpointsByPort has every endpoint of the index, unready
 			// ones too (endpointslice.go keeps them as UnHealthy).
 			eps := m.endpoints(svc, sp, false)
 			if !svc.isKube() && len(eps) == 0 && len(svc.se.Spec.GetWorkloadSelector().GetLabels()) == 0 {
-				m.addOutboundListener(out, svc, sp, "")
+				m.addOutboundListener(out, sc, svc, sp, "")
 				continue
 			}
 			for _, ep := range eps {
 				if net.ParseIP(ep.ip) == nil || ep.ip == proxyIP {
 					continue
 				}
-				m.addOutboundListener(out, svc, sp, ep.ip)
+				m.addOutboundListener(out, sc, svc, sp, ep.ip)
 			}
 			continue
 		}
-		m.addOutboundListener(out, svc, sp, "")
+		m.addOutboundListener(out, sc, svc, sp, "")
 	}
 	return out
 }
 
-func (m *model) addOutboundListener(out map[string]*outboundListener, svc *service, sp *servicePort, bind string) {
+func (m *model) addOutboundListener(out map[string]*outboundListener, sc *sidecarScope, svc *service, sp *servicePort, bind string) {
+	addrs := m.proxyAddresses(svc, sc)
 	lp := listenerProtocol(sp.protocol)
 	var cidrs []string
 	if lp == api.ProtocolTCP || lp == api.ProtocolAuto {
 		if bind == "" {
 			bind = wildcardIP
-			if len(svc.addresses) > 0 {
-				if strings.Contains(svc.addresses[0], "/") {
-					cidrs = svc.addresses
+			if len(addrs) > 0 {
+				if strings.Contains(addrs[0], "/") {
+					cidrs = addrs
 				} else {
-					bind = svc.addresses[0]
+					bind = addrs[0]
 				}
 			}
 		}

@@ -30,6 +30,13 @@ type model struct {
 	// istioMinor is the control-plane minor version assumed (e.g. 31 for 1.31).
 	istioMinor   int
 	istioVersion string
+	// proxyMinor and proxyVersion are what the proxies' images say: the
+	// assumption when the source's istiod was not read.
+	proxyMinor   int
+	proxyVersion string
+	// controlPlanes are the istiod pods read; cp is SRC's (nil when not read).
+	controlPlanes []*controlPlane
+	cp            *controlPlane
 
 	namespaces map[string]*corev1.Namespace
 	pods       []*corev1.Pod
@@ -86,6 +93,10 @@ type service struct {
 	se        *networkingv1.ServiceEntry
 
 	addresses []string // ClusterIPs / SE addresses; empty when 0.0.0.0
+	// autoAddresses are the VIPs istiod's controller allocated to a
+	// ServiceEntry host without addresses (status.addresses); only proxies
+	// with DNS capture use them (proxyAddresses).
+	autoAddresses []string
 	// resolution: "ClientSideLB" (EDS), "Passthrough" (headless or SE NONE), "DNS", "Alias".
 	resolution   string
 	ports        []*servicePort
@@ -193,6 +204,7 @@ func newModel(s *snapshot.Snapshot) *model {
 		return a.namespace < b.namespace
 	})
 	m.detectVersionAndDomain()
+	m.controlPlanes = newControlPlanes(s.ControlPlane)
 	// Indexes: a 10 000-pod cluster has ~5 000 Services, and the model asks
 	// these per request (docs/PERFORMANCE.md).
 	m.byPort, m.kubeByName, m.aliases = map[int32][]*service{}, map[string]*service{}, map[string][]string{}
@@ -328,6 +340,15 @@ func (m *model) convertServiceEntry(se *networkingv1.ServiceEntry) []*service {
 				svc.addresses = append(svc.addresses, a)
 			}
 		}
+		if len(spec.GetAddresses()) == 0 && m.autoAllocates(se) {
+			for _, a := range se.Status.GetAddresses() {
+				if strings.EqualFold(a.GetHost(), h) {
+					if ip, err := netip.ParseAddr(a.GetValue()); err == nil {
+						svc.autoAddresses = append(svc.autoAddresses, ip.String())
+					}
+				}
+			}
+		}
 		for i, p := range spec.GetPorts() {
 			tp := intstr.FromInt32(int32(p.GetNumber()))
 			if p.GetTargetPort() != 0 {
@@ -344,6 +365,19 @@ func (m *model) convertServiceEntry(se *networkingv1.ServiceEntry) []*service {
 		out = append(out, svc)
 	}
 	return out
+}
+
+// autoAllocates mirrors pilot/pkg/networking/serviceentry
+// ip_autoallocation.go shouldV2AutoAllocateIP: not for resolution NONE, nor
+// when the ServiceEntry opts out with the label
+// networking.istio.io/enable-autoallocate-ip=false (spec addresses are
+// checked by the caller). Whether istiod's controller runs at all is the
+// proxy's question (sidecarScope.autoVIPs).
+func (m *model) autoAllocates(se *networkingv1.ServiceEntry) bool {
+	if se.Spec.GetResolution().String() == "NONE" {
+		return false
+	}
+	return !strings.EqualFold(se.Labels["networking.istio.io/enable-autoallocate-ip"], "false")
 }
 
 // endpoints returns the endpoints of a service port (Istio's
@@ -480,6 +514,7 @@ func (m *model) detectVersionAndDomain() {
 			}
 		}
 	}
+	m.proxyVersion, m.proxyMinor = m.istioVersion, m.istioMinor
 }
 
 // imageVersion extracts "1.31.0" and 31 from ".../proxyv2:1.31.0-distroless".

@@ -45,6 +45,7 @@ type tracer struct {
 	dst       *corev1.Pod // the pod the user asked about (matrix), or the one the URL dials
 	listeners map[int32]map[string]*outboundListener
 	routes    map[string]*vhostIndex // RDS by "name|port"
+	dns       *dnsLookup             // SRC's DNS proxy, once built (dnsLookup)
 }
 
 func (m *model) newTracer(src, dst *corev1.Pod) *tracer {

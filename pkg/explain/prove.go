@@ -115,6 +115,7 @@ func tracerIn(m2 *model, cache map[string]*tracer, srcKey string, dst *corev1.Po
 	}
 	var t *tracer
 	if src != nil && (dst == nil || d != nil) {
+		m2.assumeControlPlane(src)
 		t = m2.newTracer(src, d)
 	}
 	cache[key] = t

@@ -16,8 +16,15 @@ import (
 // when DNS returns several and one is DST).
 func (t *tracer) resolveStage(f *flow) {
 	c, r := f.c, f.r
-	ans := t.m.resolve(c.address, t.src.Namespace)
+	ans := t.m.resolveWith(c.address, t.src.Namespace, t.dnsLookup())
 	f.ans = ans
+	dnsProxy := "dns"
+	if !isIPLiteral(c.address) {
+		r.DNSSource = api.DNSSourceCluster
+		if ans.proxy {
+			r.DNSSource, dnsProxy = api.DNSSourceIstioProxy, t.srcKey
+		}
+	}
 	r.Form = ans.form
 	if ans.svc != nil {
 		r.Service = ans.svc.key()
@@ -32,7 +39,7 @@ func (t *tracer) resolveStage(f *flow) {
 	if !ans.found || (len(ans.ips) == 0 && ans.form != api.FormExternal) {
 		r.TLS, r.Balancing = api.TLSNone, api.BalancingNone
 		r.Protocol = t.portProtocol(ans.svc, c.port)
-		f.fail(api.StageResolve, "dns", c.address, api.Reason{Code: api.ReasonDNSNXDomain, Rule: api.RuleClusterDNS, Host: c.address, Detail: ans.note}, "")
+		f.fail(api.StageResolve, dnsProxy, c.address, api.Reason{Code: api.ReasonDNSNXDomain, Rule: api.RuleClusterDNS, Host: c.address, Detail: ans.note}, "")
 		return
 	}
 	dialIP := ""
@@ -48,7 +55,7 @@ func (t *tracer) resolveStage(f *flow) {
 	}
 	f.dialIP = dialIP
 	r.DialedIP = dialIP
-	f.step(api.Step{Stage: api.StageResolve, Proxy: "dns", Name: strings.Join(ans.ips, ","), Detail: ans.note})
+	f.step(api.Step{Stage: api.StageResolve, Proxy: dnsProxy, Name: strings.Join(ans.ips, ","), Detail: ans.note})
 }
 
 func isIPLiteral(s string) bool {
@@ -74,6 +81,16 @@ type dnsAnswer struct {
 	form  api.AddressForm // see api.Request.Form
 	note  string
 	found bool
+	proxy bool // the SRC sidecar's DNS proxy answered, from istiod's name table
+}
+
+// dnsLookup is SRC's DNS proxy, nil when its queries go to cluster DNS
+// (no sidecar, or ISTIO_META_DNS_CAPTURE off). Built once per tracer.
+func (t *tracer) dnsLookup() *dnsLookup {
+	if t.dns == nil && t.dataplane == api.DataplaneSidecar && t.sc.proxy.dnsCapture {
+		t.dns = t.m.newDNSLookup(t.m.buildNameTable(t.sc, t.src), t.src.Namespace)
+	}
+	return t.dns
 }
 
 // resolve mirrors the Kubernetes DNS specification (schema 1.1.0) as
@@ -91,15 +108,25 @@ type dnsAnswer struct {
 // (glibc/musl res_search): "zk-cs.kafka" from namespace kafka is first
 // asked as zk-cs.kafka.kafka.svc.<zone> — no such endpoint of Service
 // kafka — and then as zk-cs.kafka.svc.<zone>.
+//
+// With the sidecar's DNS proxy (ISTIO_META_DNS_CAPTURE), each query of the
+// search list reaches the agent first: a name its lookup table holds is
+// answered there (dnsproxy.go), any other is forwarded to cluster DNS as is
+// (pkg/dns/client/dns.go ServeDNS).
 func (m *model) resolve(name, fromNS string) dnsAnswer {
-	return m.resolveDepth(name, fromNS, 0)
+	return m.resolveDepth(name, fromNS, 0, nil)
+}
+
+// resolveWith resolves through SRC's DNS proxy l (nil: cluster DNS only).
+func (m *model) resolveWith(name, fromNS string, l *dnsLookup) dnsAnswer {
+	return m.resolveDepth(name, fromNS, 0, l)
 }
 
 // maxCNAMEChain bounds ExternalName → ExternalName chains (CoreDNS stops
 // following after a few hops too).
 const maxCNAMEChain = 8
 
-func (m *model) resolveDepth(name, fromNS string, depth int) dnsAnswer {
+func (m *model) resolveDepth(name, fromNS string, depth int, l *dnsLookup) dnsAnswer {
 	if ip := net.ParseIP(name); ip != nil {
 		return dnsAnswer{ips: []string{ip.String()}, found: true, fqdn: name}
 	}
@@ -129,6 +156,19 @@ func (m *model) resolveDepth(name, fromNS string, depth int) dnsAnswer {
 	}
 	var nxdomain *dnsAnswer // the first, most specific NXDOMAIN, if nothing answers
 	for _, c := range candidates {
+		if l != nil {
+			if ni, found := l.lookup(c + "."); found {
+				if ips := ni.ipv4(); len(ips) > 0 {
+					a := dnsAnswer{ips: ips, fqdn: c, svc: ni.svc, found: true, proxy: true, note: ni.describe(c)}
+					a.form = addressForm(name, a, fromNS)
+					if ni.svc.se != nil {
+						a.form = api.FormExternal
+					}
+					return a
+				}
+				continue // NOERROR without an A record: the resolver tries the next name
+			}
+		}
 		a, ok := m.lookupClusterName(c, depth)
 		if !ok {
 			continue
@@ -145,8 +185,14 @@ func (m *model) resolveDepth(name, fromNS string, depth int) dnsAnswer {
 	// Not a cluster name: upstream DNS answers it, which we cannot see.
 	// A ServiceEntry with addresses for the host tells us what Istio expects.
 	for _, svc := range m.byHost[base] {
-		if svc.se != nil && len(svc.addresses) > 0 {
-			return dnsAnswer{ips: svc.addresses, fqdn: base, svc: svc, found: true, form: "external",
+		var ips []string // its IP addresses: a CIDR is no DNS answer
+		for _, a := range svc.addresses {
+			if net.ParseIP(a) != nil {
+				ips = append(ips, a)
+			}
+		}
+		if svc.se != nil && len(ips) > 0 {
+			return dnsAnswer{ips: ips, fqdn: base, svc: svc, found: true, form: "external",
 				note: fmt.Sprintf("%s is not a cluster name; ServiceEntry %s lists its addresses", base, svc.key())}
 		}
 	}
@@ -191,7 +237,7 @@ func (m *model) lookupClusterName(fqdn string, depth int) (dnsAnswer, bool) {
 			if depth >= maxCNAMEChain {
 				return dnsAnswer{fqdn: fqdn, svc: svc, note: "CNAME chain too long at " + target}, true
 			}
-			t := m.resolveDepth(target+".", "", depth+1)
+			t := m.resolveDepth(target+".", "", depth+1, nil)
 			a.ips = t.ips
 			if len(t.ips) > 0 {
 				a.note += " → " + strings.Join(t.ips, ", ")

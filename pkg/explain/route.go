@@ -91,7 +91,7 @@ func (m *model) routeConfig(sc *sidecarScope, routeName string, port int32) []*v
 		}
 		for _, svc := range httpSvcs {
 			handled[svc.hostname] = true
-			add(&vhost{name: svc.hostname + ":" + strconv.Itoa(int(port)), domains: m.vhostDomains(svc, sc.proxyNS), vs: vs, svc: svc, port: port}, nil)
+			add(&vhost{name: svc.hostname + ":" + strconv.Itoa(int(port)), domains: m.vhostDomains(svc, sc), vs: vs, svc: svc, port: port}, nil)
 		}
 	}
 	for _, h := range order {
@@ -99,7 +99,7 @@ func (m *model) routeConfig(sc *sidecarScope, routeName string, port int32) []*v
 		if handled[h] || svc.resolution == "Alias" || !isHTTPOrSniffed(svc.portByNumber(port).protocol) {
 			continue
 		}
-		add(&vhost{name: svc.hostname + ":" + strconv.Itoa(int(port)), domains: m.vhostDomains(svc, sc.proxyNS), svc: svc, port: port}, nil)
+		add(&vhost{name: svc.hostname + ":" + strconv.Itoa(int(port)), domains: m.vhostDomains(svc, sc), svc: svc, port: port}, nil)
 	}
 	if sniffed {
 		// getVirtualHostsForSniffedServicePort.
@@ -167,7 +167,8 @@ func (m *model) separateVSHosts(vs *networkingv1.VirtualService, byName map[stri
 // suffix disabled (SidecarIgnorePort: every Envoy sidecar): the hostname and
 // its ExternalName aliases, each with GenerateAltVirtualHosts; headless
 // Kubernetes services add "*." + each; then the service addresses.
-func (m *model) vhostDomains(svc *service, proxyNS string) []string {
+func (m *model) vhostDomains(svc *service, sc *sidecarScope) []string {
+	proxyNS := sc.proxyNS
 	all := append([]string{svc.hostname}, m.aliasesOf(svc)...)
 	var domains []string
 	for _, h := range all {
@@ -179,7 +180,7 @@ func (m *model) vhostDomains(svc *service, proxyNS string) []string {
 			domains = append(domains, "*."+d)
 		}
 	}
-	addrs := svc.addresses
+	addrs := m.proxyAddresses(svc, sc)
 	if svc.isKube() && len(addrs) > 1 {
 		// GetAddressForProxy: one ClusterIP per proxy unless ISTIO_DUAL_STACK
 		// (off by default) adds the others.
@@ -195,10 +196,10 @@ func (m *model) vhostDomains(svc *service, proxyNS string) []string {
 
 // altVirtualHosts mirrors GenerateAltVirtualHosts and
 // generateAltVirtualHostsForKubernetesService (port suffix off). The
-// trailing-dot FQDN exists from Istio 1.27 (PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN).
+// trailing-dot FQDN exists from Istio 1.27 (ruleAbsoluteFQDNVhost).
 func (m *model) altVirtualHosts(hostname, proxyNS string) []string {
 	var out []string
-	if m.istioMinor >= 27 && net.ParseIP(hostname) == nil {
+	if m.istiodRule(ruleAbsoluteFQDNVhost) && net.ParseIP(hostname) == nil {
 		out = append(out, hostname+".")
 	}
 	kubeSuffix := ".svc." + m.clusterDomain
@@ -217,9 +218,9 @@ func (m *model) altVirtualHosts(hostname, proxyNS string) []string {
 }
 
 // aliasesOf lists ExternalName Services whose externalName is this service
-// (ENABLE_EXTERNAL_NAME_ALIAS, always on since 1.24; default on in 1.21).
+// (ruleExternalNameAlias: default on from 1.21, always on from 1.24).
 func (m *model) aliasesOf(svc *service) []string {
-	if m.istioMinor < 21 {
+	if !m.istiodRule(ruleExternalNameAlias) {
 		return nil
 	}
 	return m.aliases[strings.ToLower(svc.hostname)]

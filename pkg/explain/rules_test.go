@@ -79,7 +79,7 @@ func TestVhostDomains(t *testing.T) {
 	}
 	for _, c := range cases {
 		m.istioMinor = c.minor
-		if got := m.vhostDomains(c.svc, c.proxyNS); !reflect.DeepEqual(got, c.want) {
+		if got := m.vhostDomains(c.svc, &sidecarScope{proxyNS: c.proxyNS}); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s:\n got %v\nwant %v", c.name, got, c.want)
 		}
 	}

@@ -28,6 +28,14 @@ type sidecarScope struct {
 	// onPort caches visibleServicesOnPort: a fleet asks it for every
 	// request of the source, and it scans every service on the port.
 	onPort map[int32][]*service
+
+	// proxy is the sidecar's DNS settings; autoVIPs is true when the proxy
+	// consumes ServiceEntry VIPs that istiod's controller allocated
+	// (model.Service nodeUsesAutoallocatedIPs: DNS capture, with the
+	// controller on — ruleSEAutoAllocateController — or
+	// ISTIO_META_DNS_AUTO_ALLOCATE).
+	proxy    proxySettings
+	autoVIPs bool
 }
 
 // selectSidecar mirrors pilot/pkg/model/push_context.go getSidecarScope: in
@@ -84,7 +92,9 @@ func (m *model) newSidecarScope(pod *corev1.Pod) *sidecarScope {
 		proxyNS:        pod.Namespace,
 		proxyLabels:    pod.Labels,
 		visible:        map[*service]bool{},
+		proxy:          m.proxySettingsOf(pod),
 	}
+	sc.autoVIPs = sc.proxy.dnsCapture && m.istiodRule(ruleSEAutoAllocateController)
 	if sc.sidecar != nil {
 		sc.egressHosts = nil
 		for _, eg := range sc.sidecar.Spec.GetEgress() {

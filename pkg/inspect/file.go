@@ -109,6 +109,16 @@ func (w *world) result(req Request, origin string) (*Result, error) {
 		}
 	}
 
+	var dstPod *corev1.Pod
+	if res.Destination != nil {
+		for i := range s.Pods {
+			if s.Pods[i].Namespace == res.Destination.Namespace && s.Pods[i].Name == res.Destination.Name {
+				dstPod = &s.Pods[i]
+			}
+		}
+	}
+	s.ControlPlane = controlPlanePods(s.Pods, controlPlaneNamespaces(meshNamespace, &src, dstPod))
+
 	names := meshConfigMapNames(&src)
 	var u *snapshot.Unread
 	s.Mesh, u = meshFrom(findConfigMap(w.configMaps, names), meshNamespace, names)

@@ -75,10 +75,12 @@ type LiveOptions struct {
 //  2. concurrently, for each other namespace that matters (those the target
 //     host names or whose pod or Service owns the target IP): its Pods and
 //     EndpointSlices; the kinds forbidden cluster-wide in every namespace
-//     that matters, the mesh root namespace included; and the mesh
-//     ConfigMap (istio-<revision> of the source proxy, then istio).
+//     that matters, the mesh root namespace included; the mesh
+//     ConfigMap (istio-<revision> of the source proxy, then istio); and the
+//     istiod pods (label app=istiod) of the mesh namespace and of the
+//     namespaces SRC's and DST's discoveryAddress name (controlplane.go).
 //
-// Typically 12 requests (SRC and DST in two namespaces), whatever the
+// Typically 13 requests (SRC and DST in two namespaces), whatever the
 // number of pods; the cost that grows with the cluster is the cluster-wide
 // Service list (docs/PERFORMANCE.md).
 //
@@ -190,6 +192,17 @@ func (l *liveRead) read(ctx context.Context) error {
 	// cluster-wide (also in the root namespace), and the mesh config.
 	tasks = l.namespaceTasks(l.namespacesThatMatter(), l.r.opts.MeshNamespace)
 	tasks = append(tasks, l.readMeshConfig)
+	for _, ns := range controlPlaneNamespaces(l.r.opts.MeshNamespace, l.src, l.dst) {
+		if l.allPods || l.podsListed[ns] {
+			// The namespace's pods are read already: its istiod pods are
+			// among them, as the -f reader finds them.
+			l.snap.ControlPlane = append(l.snap.ControlPlane, controlPlanePods(l.snap.Pods, []string{ns})...)
+			continue
+		}
+		tasks = append(tasks, func(ctx context.Context) error {
+			return l.degrade(controlPlaneResource, ns, l.listControlPlane(ctx, ns))
+		})
+	}
 	if err := runAll(ctx, tasks...); err != nil {
 		return err
 	}

@@ -77,8 +77,10 @@ func mustReadLive(t *testing.T, kube KubeClient, istio IstioClient, req Request)
 func TestLiveRequests(t *testing.T) {
 	// SRC and DST are picked from the (consistent) list of their namespace:
 	// no GET per pod; the root namespace's pods and endpoints are not read.
+	// The istiod pods are listed by label in the mesh namespace.
 	common := []string{
 		"GET /api/v1/namespaces/istio-system/configmaps/istio 200",
+		"LIST /api/v1/namespaces/istio-system/pods?labelSelector=app=istiod 200",
 		"LIST /api/v1/namespaces/demo/pods 200",
 		"LIST /api/v1/namespaces 200",
 		"LIST /api/v1/services 200",
@@ -299,7 +301,9 @@ func TestLivePodErrors(t *testing.T) {
 		if got := names(res.Snapshot.Pods, valueMeta[corev1.Pod]); !reflect.DeepEqual(got, []string{"demo/src", "demo/web-0"}) {
 			t.Errorf("pods = %v", got)
 		}
-		if u := res.Snapshot.Unread; len(u) != 1 || u[0].Resource != "pods" || u[0].Namespace != "demo" {
+		// The istiod pods cannot be listed either: the answer says so.
+		if u := res.Snapshot.Unread; len(u) != 2 || u[0].Resource != "pods" || u[0].Namespace != "demo" ||
+			u[1].Resource != controlPlaneResource || u[1].Namespace != "istio-system" {
 			t.Errorf("unread = %v", u)
 		}
 	})

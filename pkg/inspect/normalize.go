@@ -35,6 +35,9 @@ func normalize(s *snapshot.Snapshot) {
 		prunePod(&s.Pods[i])
 		defaultPod(&s.Pods[i])
 	}
+	for i := range s.ControlPlane {
+		clean(&s.ControlPlane[i].TypeMeta, &s.ControlPlane[i].ObjectMeta)
+	}
 	for i := range s.Services {
 		clean(&s.Services[i].TypeMeta, &s.Services[i].ObjectMeta)
 		defaultService(&s.Services[i])
@@ -67,6 +70,7 @@ func normalize(s *snapshot.Snapshot) {
 
 	s.Namespaces = sortByKey(s.Namespaces, valueMeta[corev1.Namespace])
 	s.Pods = sortByKey(s.Pods, valueMeta[corev1.Pod])
+	s.ControlPlane = sortByKey(s.ControlPlane, valueMeta[corev1.Pod])
 	s.Services = sortByKey(s.Services, valueMeta[corev1.Service])
 	s.EndpointSlices = sortByKey(s.EndpointSlices, valueMeta[discoveryv1.EndpointSlice])
 	s.PeerAuthentications = sortByKey(s.PeerAuthentications, pointerMeta[*securityv1.PeerAuthentication])

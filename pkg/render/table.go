@@ -111,6 +111,9 @@ func sourceNotes(r *api.Reachability) []string {
 	if r.Source.Sidecar != "" {
 		notes = append(notes, "Sidecar "+r.Source.Sidecar)
 	}
+	if r.Source.DNSCapture {
+		notes = append(notes, "DNS proxy on")
+	}
 	if r.Source.ChosenFrom != "" {
 		notes = append(notes, "chosen from "+r.Source.ChosenFrom)
 	}
@@ -137,7 +140,11 @@ func destinationNotes(wl api.Workload) []string {
 func meshLine(m api.Mesh) string {
 	parts := []string{}
 	if m.IstioVersion != "" {
-		parts = append(parts, "istio "+m.IstioVersion+" assumed")
+		v := "istio " + m.IstioVersion + " assumed"
+		if m.ControlPlane != "" {
+			v += " (istiod " + m.ControlPlane + ", revision " + m.Revision + ")"
+		}
+		parts = append(parts, v)
 	}
 	if m.OutboundTrafficPolicy != "" {
 		parts = append(parts, "outboundTrafficPolicy "+string(m.OutboundTrafficPolicy))

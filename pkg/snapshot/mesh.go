@@ -23,6 +23,9 @@ type meshYAML struct {
 	DefaultServiceExportTo         []string         `json:"defaultServiceExportTo"`
 	DefaultVirtualServiceExportTo  []string         `json:"defaultVirtualServiceExportTo"`
 	DefaultDestinationRuleExportTo []string         `json:"defaultDestinationRuleExportTo"`
+	DefaultConfig                  *struct {
+		ProxyMetadata map[string]string `json:"proxyMetadata"`
+	} `json:"defaultConfig"`
 }
 
 // ParseMeshConfig overlays the `mesh` text of the istio ConfigMap on Istio's
@@ -80,6 +83,9 @@ func ParseMeshConfig(text string) (MeshConfig, error) {
 	}
 	if len(y.DefaultDestinationRuleExportTo) > 0 {
 		m.DefaultDestinationRuleExportTo = y.DefaultDestinationRuleExportTo
+	}
+	if y.DefaultConfig != nil && len(y.DefaultConfig.ProxyMetadata) > 0 {
+		m.ProxyMetadata = y.DefaultConfig.ProxyMetadata
 	}
 	return m, nil
 }

@@ -23,6 +23,13 @@ type Snapshot struct {
 	// Mesh is the parsed `mesh` key of the istio ConfigMap (defaults when absent).
 	Mesh MeshConfig
 
+	// ControlPlane holds the istiod pods (label app=istiod) of the mesh
+	// namespace and of the namespaces SRC's and DST's proxies connect to
+	// (their discoveryAddress): their image tags, istio.io/rev labels and
+	// PILOT_* environment say which control plane generated the proxies'
+	// configuration and how.
+	ControlPlane []corev1.Pod
+
 	PeerAuthentications   []*securityv1.PeerAuthentication
 	AuthorizationPolicies []*securityv1.AuthorizationPolicy
 	DestinationRules      []*networkingv1.DestinationRule
@@ -92,6 +99,12 @@ type MeshConfig struct {
 	DefaultServiceExportTo         []string `json:"defaultServiceExportTo,omitempty"`
 	DefaultVirtualServiceExportTo  []string `json:"defaultVirtualServiceExportTo,omitempty"`
 	DefaultDestinationRuleExportTo []string `json:"defaultDestinationRuleExportTo,omitempty"`
+
+	// ProxyMetadata is meshConfig.defaultConfig.proxyMetadata: the
+	// injector renders it (overlaid by a pod's proxy.istio.io/config
+	// annotation) as the istio-proxy container's environment, e.g.
+	// ISTIO_META_DNS_CAPTURE.
+	ProxyMetadata map[string]string `json:"proxyMetadata,omitempty"`
 }
 
 // DefaultMeshConfig mirrors pkg/config/mesh/mesh.go DefaultMeshConfig (Istio 1.31)

@@ -73,6 +73,7 @@ var enumTypes = []enumType{
 	{"Traffic", "Traffic", nil},
 	{"AddressForm", "AddressForm", strs(api.AddressForms)},
 	{"ClusterType", "ClusterType", strs(api.ClusterTypes)},
+	{"DNSSource", "DNSSource", strs(api.DNSSources)},
 	{"ReachesKind", "ReachesKind", strs(api.ReachesKinds)},
 	{"Rejection", "Rejection", strs(api.Rejections)},
 	{"AuthzDecision", "AuthzDecision", strs(api.AuthzDecisions)},

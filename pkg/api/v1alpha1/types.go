@@ -65,6 +65,15 @@ type Workload struct {
 	Sidecar string `json:"sidecar,omitempty"`
 	// OutboundTrafficPolicy in force for this proxy (SRC only).
 	OutboundTrafficPolicy OutboundPolicy `json:"outboundTrafficPolicy,omitempty"`
+	// Revision is the control-plane revision serving this proxy (the
+	// injector's sidecar.istio.io/status, else the pod's or namespace's
+	// istio.io/rev label).
+	Revision string `json:"revision,omitempty"`
+	// ControlPlane is NS/NAME of the istiod pod of that revision, when read.
+	ControlPlane string `json:"controlPlane,omitempty"`
+	// DNSCapture is true when the proxy's agent answers the pod's DNS
+	// queries (ISTIO_META_DNS_CAPTURE).
+	DNSCapture bool `json:"dnsCapture,omitempty"`
 }
 
 // Target is the URL form's input as parsed.
@@ -86,6 +95,26 @@ type Mesh struct {
 	EnableAutoMtls        bool           `json:"enableAutoMtls"`
 	IstioVersion          string         `json:"istioVersion,omitempty"` // the version the model assumed
 	ConfigMap             string         `json:"configMap,omitempty"`
+	// ControlPlane is NS/NAME of the istiod pod whose configuration the
+	// answer assumes SRC's proxy received ("" when none was read).
+	ControlPlane string `json:"controlPlane,omitempty"`
+	// Revision is the control-plane revision serving SRC's proxy.
+	Revision string `json:"revision,omitempty"`
+	// ControlPlanes are the istiod pods read.
+	ControlPlanes []ControlPlane `json:"controlPlanes,omitempty"`
+	// VerifiedVersions are the Istio minors the model is checked against
+	// with Istio's own code (the differential suite).
+	VerifiedVersions []string `json:"verifiedVersions,omitempty"`
+}
+
+// ControlPlane is one istiod pod.
+type ControlPlane struct {
+	Pod      string `json:"pod"`               // NS/NAME
+	Revision string `json:"revision"`          // its istio.io/rev label, "default" when unlabelled
+	Version  string `json:"version,omitempty"` // its discovery image tag
+	// Flags are the istiod environment variables the model depends on, as
+	// the pod spec sets them ("NAME=VALUE", sorted; defaults are not listed).
+	Flags []string `json:"flags,omitempty"`
 }
 
 // PortSummary describes one destination (pod) port of the matrix.
@@ -120,6 +149,9 @@ type Request struct {
 	ResolvedIPs []string `json:"resolvedIPs"`
 	DialedIP    string   `json:"dialedIP,omitempty"`
 	DNS         string   `json:"dns,omitempty"` // how the name resolved (or why not)
+	// DNSSource is who answered the name: cluster DNS, or the SRC proxy's
+	// DNS proxy from istiod's name table.
+	DNSSource DNSSource `json:"dnsSource,omitempty"`
 
 	// Captured is false when the SRC sidecar does not intercept this flow.
 	Captured bool      `json:"captured"`

@@ -135,6 +135,17 @@ const (
 var AddressForms = []AddressForm{FormServiceShort, FormServiceNamespaced, FormServiceSvc, FormServiceFQDN, FormServiceFQDNDot,
 	FormClusterIP, FormPodHostname, FormPodIP, FormIP, FormExternal}
 
+// DNSSource says who answered a name.
+type DNSSource string
+
+const (
+	DNSSourceCluster    DNSSource = "cluster-dns"     // the pod's resolv.conf nameserver (CoreDNS)
+	DNSSourceIstioProxy DNSSource = "istio-dns-proxy" // the SRC sidecar's agent, from istiod's name table (ISTIO_META_DNS_CAPTURE)
+)
+
+// DNSSources lists every DNSSource.
+var DNSSources = []DNSSource{DNSSourceCluster, DNSSourceIstioProxy}
+
 // ClusterType is the Envoy cluster discovery type.
 type ClusterType string
 

@@ -1,6 +1,8 @@
-package istiodiff
+package oracle
 
 import (
+	dnsclient "istio.io/istio/pkg/dns/client"
+
 	"errors"
 	"fmt"
 	"regexp"
@@ -35,6 +37,8 @@ type istio struct {
 	w       *world
 	s       *xds.FakeDiscoveryServer
 	proxies map[string]*sidecar // by "ns/name"
+	// localDNS is Config.LocalDNS (NameTable only).
+	localDNS func(namespace, searchDomain string) (*dnsclient.LocalDNSServer, error)
 }
 
 // sidecar is the xDS of one pod's proxy, as pilot/pkg/simulation sees it.
@@ -138,6 +142,10 @@ func (is *istio) sidecarFor(key string) (*sidecar, error) {
 			Labels:       labels,
 			Namespace:    ns,
 			IstioVersion: proxyVersion(pod),
+			// The agent reports its DNS settings (nametable_test.go proxyMetadata):
+			// with capture, istiod gives it ServiceEntries' auto-allocated VIPs.
+			DNSCapture:      model.StringBool(proxyMetadata(is.w, pod, "ISTIO_META_DNS_CAPTURE")),
+			DNSAutoAllocate: model.StringBool(proxyMetadata(is.w, pod, "ISTIO_META_DNS_AUTO_ALLOCATE")),
 		},
 	})
 	sim := simulation.NewSimulation(is.t, is.s, p)

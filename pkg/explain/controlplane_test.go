@@ -1,0 +1,92 @@
+package explain_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
+	"github.com/podreach/kubectl-podreach/pkg/explain"
+	"github.com/podreach/kubectl-podreach/pkg/inspect"
+	"github.com/podreach/kubectl-podreach/pkg/podref"
+)
+
+// explainFile runs a URL query against a world under testdata/.
+func explainFile(t *testing.T, file, src, target string) *api.Reachability {
+	t.Helper()
+	s, err := podref.Parse(src, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := podref.ParseTarget(target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := inspect.NewFileReader([]string{filepath.Join("testdata", file)}, nil).
+		Read(context.Background(), inspect.Request{Source: s, TargetHost: tg.Host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := explain.Explain(res.Snapshot, explain.Query{Source: res.Source, Target: tg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// TestControlPlane: during a canary upgrade each pod is served by its
+// revision's istiod, whose version and flags decide the istiod rules; the
+// report names it and warns on skew, unverified versions and a revision no
+// istiod serves.
+func TestControlPlane(t *testing.T) {
+	const world = "controlplane-canary.yaml"
+	tests := []struct {
+		src          string
+		controlPlane string
+		revision     string
+		version      string
+		// The trailing-dot FQDN is a virtual-host domain from 1.27 unless
+		// PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN=false (the default revision's istiod sets it).
+		absoluteVhost string
+		warnings      []string // substrings, in order
+	}{
+		{"app/client", "istio-system/istiod-canary-7c8d9e6f5-fghij", "canary", "1.31", "web.shop.svc.cluster.local:80", nil},
+		{"shop/web-0", "istio-system/istiod-6d9f7c5b8-abcde", "default", "1.30", "allow_any", []string{
+			"control plane istio-system/istiod-6d9f7c5b8-abcde runs Istio 1.30.2: podreach's model is verified against Istio 1.31 only",
+			"pod shop/web-0 runs istio-proxy 1.29.1"}},
+		{"shop/legacy-0", "istio-system/istiod-6d9f7c5b8-abcde", "default", "1.30", "allow_any", []string{
+			"runs Istio 1.30.2", "pod shop/legacy-0 runs istio-proxy 1.28.0: podreach's model is verified",
+			"pod shop/legacy-0 runs istio-proxy 1.28.0 but its control plane istio-system/istiod-6d9f7c5b8-abcde runs 1.30.2: Istio supports a control plane at most one minor ahead"}},
+		{"shop/orphan-0", "", "stable", "1.31", "", []string{`pod shop/orphan-0 is served by revision "stable", but no istiod pod of that revision was read`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			rep := explainFile(t, world, tt.src, "http://web.shop.svc.cluster.local./")
+			m := rep.Mesh
+			if m.ControlPlane != tt.controlPlane || m.Revision != tt.revision || m.IstioVersion != tt.version {
+				t.Errorf("mesh controlPlane %q revision %q istioVersion %q; want %q %q %q", m.ControlPlane, m.Revision, m.IstioVersion, tt.controlPlane, tt.revision, tt.version)
+			}
+			if len(m.ControlPlanes) != 2 || !slices.Equal(m.ControlPlanes[0].Flags, []string{"PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN=false"}) {
+				t.Errorf("controlPlanes %+v", m.ControlPlanes)
+			}
+			if rep.Source.Revision != tt.revision || rep.Source.ControlPlane != tt.controlPlane {
+				t.Errorf("source revision %q controlPlane %q", rep.Source.Revision, rep.Source.ControlPlane)
+			}
+			if tt.absoluteVhost != "" {
+				if o := rep.Requests[0].Outbound; o == nil || o.VirtualHost != tt.absoluteVhost {
+					t.Errorf("outbound %+v, want virtual host %s", o, tt.absoluteVhost)
+				}
+			}
+			if len(rep.Warnings) != len(tt.warnings) {
+				t.Fatalf("warnings %q, want %d", rep.Warnings, len(tt.warnings))
+			}
+			for i, w := range tt.warnings {
+				if !strings.Contains(rep.Warnings[i], w) {
+					t.Errorf("warning %d %q, want it to say %q", i, rep.Warnings[i], w)
+				}
+			}
+		})
+	}
+}
