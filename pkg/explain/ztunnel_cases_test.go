@@ -22,7 +22,9 @@ import (
 // then `# expect: address=A port=P FIELD=VALUE ...`. address/port select the
 // request; FIELD is a dotted JSON path into that request (source. and
 // destination. paths read the report's workloads); an empty VALUE means the
-// field is absent or empty.
+// field is absent or empty. A `# known-gap: WHY` line before an expectation
+// marks a disagreement podreach accepts for now: the case must then disagree
+// (when it starts to agree, the line must go).
 const ztunnelWorlds = "../../test/ztunnel/worlds"
 
 // ztunnelCase is one `# expect:` line with the ztunnel tests it transcribes.
@@ -30,6 +32,7 @@ type ztunnelCase struct {
 	world, query string
 	line         int
 	cites        []string
+	gap          string // why podreach is known to disagree, "" for none
 	address      string
 	port         int32
 	fields       [][2]string // FIELD, VALUE in the line's order
@@ -49,6 +52,7 @@ func parseZtunnelCases(t *testing.T, world string) []ztunnelCase {
 		out   []ztunnelCase
 		query string
 		cites []string
+		gap   string
 	)
 	perQuery := map[string]int{}
 	for i, l := range strings.Split(readFile(t, world), "\n") {
@@ -57,7 +61,9 @@ func parseZtunnelCases(t *testing.T, world string) []ztunnelCase {
 			if query != "" && perQuery[query] == 0 {
 				t.Errorf("%s:%d: query %q has no # expect: line", world, i, query)
 			}
-			query, cites = strings.TrimPrefix(l, "# podreach: "), nil
+			query, cites, gap = strings.TrimPrefix(l, "# podreach: "), nil, ""
+		case strings.HasPrefix(l, "# known-gap: "):
+			gap = strings.TrimSpace(strings.TrimPrefix(l, "# known-gap: "))
 		case strings.HasPrefix(l, "# ztunnel: "):
 			c := strings.TrimPrefix(l, "# ztunnel: ")
 			if !ztunnelCite.MatchString(c) {
@@ -65,7 +71,7 @@ func parseZtunnelCases(t *testing.T, world string) []ztunnelCase {
 			}
 			cites = append(cites, c)
 		case strings.HasPrefix(l, "# expect: "):
-			c := ztunnelCase{world: world, query: query, line: i + 1, cites: cites}
+			c := ztunnelCase{world: world, query: query, line: i + 1, cites: cites, gap: gap}
 			if query == "" || len(cites) == 0 {
 				t.Errorf("%s:%d: # expect: needs a # podreach: query and a # ztunnel: citation before it", world, i+1)
 			}
@@ -93,7 +99,7 @@ func parseZtunnelCases(t *testing.T, world string) []ztunnelCase {
 			}
 			out = append(out, c)
 			perQuery[query]++
-			cites = nil
+			cites, gap = nil, ""
 		}
 	}
 	if query != "" && perQuery[query] == 0 {
@@ -209,7 +215,7 @@ func TestZtunnelCases(t *testing.T) {
 		t.Skip("api.Request has no Ambient field yet: the ambient engine (issue 12) has not landed; " +
 			"the ztunnel cases in test/ztunnel/worlds run once it has (TestZtunnelCaseFiles checks the files meanwhile)")
 	}
-	var passed, total int
+	var passed, gaps, total int
 	worlds := ztunnelWorldFiles(t)
 	for _, world := range worlds {
 		reports := map[string]*api.Reachability{}
@@ -227,16 +233,26 @@ func TestZtunnelCases(t *testing.T) {
 			if rep == nil {
 				continue
 			}
-			if bad := checkZtunnelCase(c, rep); len(bad) > 0 {
+			bad := checkZtunnelCase(c, rep)
+			switch {
+			case c.gap != "" && len(bad) == 0:
+				t.Errorf("%s: address=%s port=%d now agrees: remove its # known-gap: line", c, c.address, c.port)
+			case c.gap != "":
+				gaps++
+				t.Logf("%s: known gap (%s): %s", c, c.gap, strings.Join(bad, "; "))
+			case len(bad) > 0:
 				t.Errorf("%s: address=%s port=%d: %s", c, c.address, c.port, strings.Join(bad, "; "))
-				continue
+			default:
+				passed++
 			}
-			passed++
 		}
 	}
 	t.Logf("ztunnel: %d cases in %d worlds agree", passed, len(worlds))
-	if passed != total {
-		t.Logf("ztunnel: %d of %d cases disagree", total-passed, total)
+	if gaps > 0 {
+		t.Logf("ztunnel: %d cases are known gaps", gaps)
+	}
+	if passed+gaps != total {
+		t.Logf("ztunnel: %d of %d cases disagree", total-passed-gaps, total)
 	}
 	if total == 0 {
 		t.Fatal("ztunnel: no cases")
