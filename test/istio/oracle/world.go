@@ -1,11 +1,12 @@
-package istiodiff
+package oracle
 
 import (
 	"bufio"
 	"bytes"
-	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -16,9 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/podreach/kubectl-podreach/examples"
-	"github.com/podreach/kubectl-podreach/pkg/explain"
-	"github.com/podreach/kubectl-podreach/pkg/inspect"
-	"github.com/podreach/kubectl-podreach/pkg/podref"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
 
 // world is one scenario file: the objects of a cluster (a `kubectl get -o
@@ -35,6 +34,13 @@ type world struct {
 	Pods      map[string]map[string]any // "ns/name" and podIP → the Pod object
 	// AuthzPolicies counts the world's AuthorizationPolicies.
 	AuthzPolicies int
+	// Minor, when set, is the Istio minor ("1.27") the world's proxies were
+	// moved to (Config.Version): podreach must answer for it.
+	Minor string
+	// asIstiod (Config.ReadAsIstiod): config the pinned Istio rejects is
+	// read the way a running istiod reads it, and Rejected says what.
+	asIstiod bool
+	Rejected []string
 }
 
 // kubeKinds are the Kubernetes kinds istiod's kube registry reads for a
@@ -42,11 +48,11 @@ type world struct {
 // ground truth's Oracle document) is left out, as istiod ignores it too.
 var kubeKinds = map[string]bool{"Namespace": true, "Pod": true, "Service": true, "EndpointSlice": true, "Node": true}
 
-// worldFiles lists every world the differential test runs: the shipped
-// examples and the extra worlds under worlds/.
-func worldFiles() ([]string, error) {
+// worldFiles lists every world matching the patterns (the shipped
+// examples and the extra worlds of test/istio/worlds/), sorted.
+func worldFiles(patterns []string) ([]string, error) {
 	var files []string
-	for _, pattern := range []string{"../../examples/*.yaml", "worlds/*.yaml"} {
+	for _, pattern := range patterns {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
 			return nil, err
@@ -57,12 +63,19 @@ func worldFiles() ([]string, error) {
 	return files, nil
 }
 
-func loadWorld(path string) (*world, error) {
+func loadWorld(path string) (*world, error) { return loadWorldAs(path, false) }
+
+// loadWorldAs loads a world; asIstiod reads a mesh config the pinned Istio
+// cannot parse as istiod does (pkg/config/mesh/meshwatcher NewCollection:
+// "invalid mesh config, using last known state", Istio's defaults when
+// istiod starts with it) instead of failing, and newIstio reads Istio
+// objects its validation rejects as istiod's informers do (parseConfigs).
+func loadWorldAs(path string, asIstiod bool) (*world, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	w := &world{Path: path, Name: filepath.Base(path), Pods: map[string]map[string]any{}}
+	w := &world{Path: path, Name: filepath.Base(path), Pods: map[string]map[string]any{}, asIstiod: asIstiod}
 	if w.Queries, err = queryLines(data); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
@@ -120,14 +133,21 @@ func loadWorld(path string) (*world, error) {
 	w.KubeYAML = strings.Join(kube, "\n---\n")
 	w.IstioYAML = strings.Join(cfg, "\n---\n")
 	if w.Mesh, err = mesh.ApplyMeshConfigDefaults(meshYAML); err != nil {
-		return nil, fmt.Errorf("%s: mesh config: %v", path, err)
+		if !asIstiod {
+			return nil, fmt.Errorf("%s: mesh config: %v", path, err)
+		}
+		w.Mesh = mesh.DefaultMeshConfig()
+		w.Rejected = append(w.Rejected, fmt.Sprintf("mesh config: %v: istiod keeps its last valid mesh config, Istio's defaults when it starts with it: compared on the defaults", err))
 	}
 	return w, nil
 }
 
 // expandScrape replaces each `SRC --scrape [-A]` query by the URL queries of
-// the targets explain.ScrapeTargets derives (what the plugin's --scrape
-// traces), so that every scrape is compared with Istio as a single query.
+// the targets the plugin's --scrape traces (each item of its list is the
+// single `SRC URL` query), so that every scrape is compared with Istio as a
+// single query. The plugin is asked rather than pkg/explain imported: the
+// harness is also built against another Istio's API (test/istio-1.27),
+// which the plugin's packages are not.
 func expandScrape(path string, queries [][]string) ([][]string, error) {
 	var out [][]string
 	for _, q := range queries {
@@ -135,25 +155,26 @@ func expandScrape(path string, queries [][]string) ([][]string, error) {
 			out = append(out, q)
 			continue
 		}
-		src, err := podref.Parse(q[0], "default")
+		full := append(append([]string{}, q...), "-f", path, "-o", "json")
+		cmd := exec.Command(plugin, full...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+			err = nil // a scrape fails: a verdict, not an error
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("kubectl-podreach %s: %v\n%s", strings.Join(full, " "), err, stderr.String())
 		}
-		var nss []string // -A
-		if !slices.Contains(q, "-A") {
-			nss = []string{src.Namespace}
+		var list api.ReachabilityList
+		if err := json.Unmarshal(stdout.Bytes(), &list); err != nil {
+			return nil, fmt.Errorf("kubectl-podreach %s: decoding the list: %v", strings.Join(full, " "), err)
 		}
-		res, err := inspect.NewFileReader([]string{path}, nil).Read(context.Background(),
-			inspect.Request{Source: src, Scrape: &inspect.ScrapeScope{Namespaces: nss}})
-		if err != nil {
-			return nil, err
-		}
-		targets, err := explain.ScrapeTargets(res.Snapshot, res.Source, nss)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range targets {
-			out = append(out, []string{q[0], t.URL})
+		for _, it := range list.Items {
+			if it.Target == nil {
+				return nil, fmt.Errorf("kubectl-podreach %s: an item without target", strings.Join(full, " "))
+			}
+			out = append(out, []string{q[0], it.Target.URL})
 		}
 	}
 	return out, nil
@@ -220,4 +241,14 @@ func flattenList(o map[string]any) []map[string]any {
 		return out
 	}
 	return []map[string]any{o}
+}
+
+// hasProxy says whether some pod of the world runs an istio-proxy.
+func (w *world) hasProxy() bool {
+	for _, p := range w.Pods {
+		if proxyVersion(p) != "" {
+			return true
+		}
+	}
+	return false
 }
