@@ -1,336 +1,42 @@
 package istiodiff
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
+	dnsclient "istio.io/istio/pkg/dns/client"
+
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"istio.io/istio/pilot/pkg/simulation"
-	istiolog "istio.io/istio/pkg/log"
-)
-
-// The figures the issue asks the suite to reach; fewer means worlds went
-// missing, not that the model got better.
-const (
-	minWorlds   = 20
-	minRequests = 150
+	"github.com/podreach/kubectl-podreach/test/istio/oracle"
 )
 
 // IstioVersion is the istio.io/istio commit this suite pins (go.mod):
 // release-1.31 branch, 1.31.0-rc (istio.io/api v1.31.0-rc.0).
 const IstioVersion = "istio.io/istio v0.0.0-20260827124520-eed52ebb66ad (release-1.31, 1.31.0-rc)"
 
-var plugin string // the built kubectl-podreach binary
+func TestMain(m *testing.M) { os.Exit(oracle.Main(m, "../..")) }
 
-func TestMain(m *testing.M) {
-	// istiod logs every informer sync and push; only our diffs matter here.
-	for _, s := range istiolog.Scopes() {
-		s.SetOutputLevel(istiolog.NoneLevel)
-	}
-	dir, err := os.MkdirTemp("", "podreach-istiodiff")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	plugin = filepath.Join(dir, "kubectl-podreach")
-	// Built from the root module, with its own go.mod: the binary users get.
-	build := exec.Command("go", "build", "-o", plugin, "./cmd/kubectl-podreach")
-	build.Dir = filepath.Join("..", "..")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building kubectl-podreach:", err)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// exceptions are requests where Istio's simulator is known not to model
-// what Envoy does; each entry names the world, the request and the evidence.
-// Keyed by "world|SRC DST|address:port|field".
-var exceptions = map[string]string{
-	// VirtualService match uri prefix "/case" with ignoreUriCase: Istio sets
-	// the Envoy route's case_sensitive=false (route/route.go translateRouteMatch:
-	// CaseSensitive = !IgnoreUriCase) and Envoy then matches "/CaSe/x"; the
-	// simulator's matchRoute (simulation/traffic.go) compares paths with a
-	// case-sensitive strings.HasPrefix and ignores case_sensitive, so it falls
-	// through to the default route.
-	"b5-vs-uri-source-matches.yaml|app/client http://web:80/CaSe/x|web:80|cluster":  simIgnoresCaseSensitive,
-	"b5-vs-uri-source-matches.yaml|app/client http://web:80/CaSe/x|web:80|upstream": simIgnoresCaseSensitive,
-	"b5-vs-uri-source-matches.yaml|app/client http://web:80/CaSe/x|web:80|tls":      simIgnoresCaseSensitive,
-}
-
-const simIgnoresCaseSensitive = "simulator ignores RouteMatch.case_sensitive (ignoreUriCase)"
-
-// TestDifferential runs every world through the plugin (the built binary,
-// -f, -o json) and through Istio's control plane + simulator, and compares
-// each request field by field.
+// TestDifferential runs every world of examples/ and worlds/ through the
+// plugin and through Istio 1.31's control plane + simulator (the worlds'
+// own proxy versions), and compares each request field by field.
 func TestDifferential(t *testing.T) {
-	files, err := worldFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var worlds, agreed, compared, authzCompared, authzAgreed, authzWorlds int
-	for _, f := range files {
-		w, err := loadWorld(f)
-		if err != nil {
-			t.Errorf("%v", err)
-			continue
-		}
-		worlds++
-		if w.AuthzPolicies > 0 {
-			authzWorlds++
-		}
-		t.Run(w.Name, func(t *testing.T) {
-			is := newIstio(t, w)
-			eachRequest(t, is, w, func(_ int, q []string, r api.Request, c comparison) {
-				if !c.ok {
-					return // nothing Istio decides (DNS failure, no proxy on either side)
-				}
-				compared++
-				if c.authzFilters {
-					authzCompared++
-				}
-				what := fmt.Sprintf("%s | %s | %s:%d", w.Name, strings.Join(q, " "), r.Address, r.Port)
-				if r.Host != "" {
-					what += " Host=" + r.Host
-				}
-				if r.Traffic != "" {
-					what += " (" + string(r.Traffic) + ")"
-				}
-				bad := 0
-				for _, d := range c.diffs {
-					key := fmt.Sprintf("%s|%s|%s:%d|%s", w.Name, strings.Join(q, " "), r.Address, r.Port, d.field)
-					if why := exceptions[key]; why != "" {
-						t.Logf("exception %s: ours %q, Istio %q (%s)", key, d.ours, d.istio, why)
-						continue
-					}
-					bad++
-					t.Errorf("%s\n    %-20s ours %-40q Istio %q", what, d.field, d.ours, d.istio)
-				}
-				if bad == 0 {
-					agreed++
-					if c.authzFilters {
-						authzAgreed++
-					}
-				}
-			})
-		})
-	}
-	// K counts the agreeing requests whose destination chain carries
-	// istiod's RBAC / ext_authz filters (a policy in force).
-	fmt.Printf("%d requests in %d worlds agree (%d on authorization)\n", agreed, worlds, authzAgreed)
-	fmt.Printf("%d requests compared (%d on authorization), %d worlds with AuthorizationPolicies; Istio %s\n",
-		compared, authzCompared, authzWorlds, IstioVersion)
-	if worlds < minWorlds || compared < minRequests {
-		t.Errorf("only %d worlds / %d requests compared; want ≥ %d / ≥ %d", worlds, compared, minWorlds, minRequests)
-	}
-	if authzCompared < authzMinRequests || authzWorlds < authzMinWorlds {
-		t.Errorf("only %d requests compared on authorization in %d worlds with AuthorizationPolicies; want ≥ %d / ≥ %d (ISTIODIFF_AUTHZ_MIN)",
-			authzCompared, authzWorlds, authzMinRequests, authzMinWorlds)
-	}
+	oracle.Differential(t, oracle.Config{
+		Istio:       IstioVersion,
+		Worlds:      []string{"../../examples/*.yaml", "worlds/*.yaml"},
+		Exceptions:  oracle.SimulatorGaps,
+		MinWorlds:   20,
+		MinRequests: 150,
+	})
 }
 
-// eachRequest runs every query of a world through the plugin and replays
-// each request of its reports through Istio.
-func eachRequest(t *testing.T, is *istio, w *world, f func(query int, q []string, r api.Request, c comparison)) {
-	t.Helper()
-	for qi, q := range w.Queries {
-		// A fleet query (--peers, -l, -A) answers a list: every pair is
-		// checked as a single pair is.
-		for _, rep := range runPlugin(t, w, q) {
-			for _, r := range rep.Requests {
-				f(qi, q, r, compareRequest(t, is, rep, r, q))
-			}
-		}
-	}
-}
-
-// runPlugin runs one query and returns its report, or each pair's for a
-// fleet query (a ReachabilityList).
-func runPlugin(t *testing.T, w *world, args []string) []*api.Reachability {
-	t.Helper()
-	full := append(append([]string{}, args...), "-f", w.Path, "-o", "json")
-	cmd := exec.Command(plugin, full...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
-		err = nil // some request fails: a verdict, not an error
-	}
-	if err != nil {
-		t.Errorf("kubectl-podreach %s: %v\n%s", strings.Join(full, " "), err, stderr.String())
-		return nil
-	}
-	var list api.ReachabilityList // a Reachability decodes as a list without items
-	if err := json.Unmarshal(stdout.Bytes(), &list); err != nil {
-		t.Errorf("kubectl-podreach %s: decoding report: %v", strings.Join(full, " "), err)
-		return nil
-	}
-	if list.Kind == api.KindReachabilityList {
-		reps := make([]*api.Reachability, len(list.Items))
-		for i := range list.Items {
-			reps[i] = &list.Items[i]
-		}
-		return reps
-	}
-	rep := &api.Reachability{}
-	if err := json.Unmarshal(stdout.Bytes(), rep); err != nil {
-		t.Errorf("kubectl-podreach %s: decoding report: %v", strings.Join(full, " "), err)
-		return nil
-	}
-	return []*api.Reachability{rep}
-}
-
-type fieldDiff struct{ field, ours, istio string }
-
-// comparison is one request replayed through Istio.
-type comparison struct {
-	diffs []fieldDiff
-	ok    bool // Istio has a say in the request
-	// authz is Envoy's authorization decision with istiod's filters, when
-	// the destination sidecar's chain accepted the request;
-	// authzFilters is true when that chain carries RBAC or ext_authz
-	// filters (a policy is in force).
-	authz        *istioAuthz
-	authzFilters bool
-	authzChain   string // the chain's authorization filters, for people
-}
-
-// compareRequest replays one of our requests through Istio and lists the
-// fields that differ.
-func compareRequest(t *testing.T, is *istio, rep *api.Reachability, r api.Request, query []string) (c comparison) {
-	t.Helper()
-	if r.DialedIP == "" {
-		return c
-	}
-	c.ok = true
-	proto := simulation.TCP
-	host := ""
-	if r.Traffic == "http" {
-		proto = simulation.HTTP
-		host = r.Host
-	}
-	add := func(field string, ours, istio any) {
-		o, i := fmt.Sprint(ours), fmt.Sprint(istio)
-		if o != i {
-			c.diffs = append(c.diffs, fieldDiff{field, o, i})
-		}
-	}
-
-	tls := string(r.TLS) // what reaches the destination when no source proxy is in the way
-	sni := ""
-	if rep.Source.Dataplane == api.DataplaneSidecar && r.Captured {
-		src, err := is.sidecarFor(rep.Source.Namespace + "/" + rep.Source.Name)
-		if err != nil {
-			t.Errorf("%v", err)
-			return comparison{}
-		}
-		upIP, upPort := r.DialedIP, int(r.Port)
-		if r.Upstream != nil {
-			upIP, upPort = r.Upstream.IP, int(r.Upstream.Port)
-		}
-		want := ours(r)
-		got := src.outbound(simulation.Call{Address: r.DialedIP, Port: int(r.Port), Protocol: proto, HostHeader: host, Path: r.Path}, want.Cluster, upIP, upPort)
-		add("listener", want.Listener, got.Listener)
-		add("filterChain", want.FilterChain, got.FilterChain)
-		add("routeConfig", want.RouteConfig, got.RouteConfig)
-		add("virtualHost", want.VirtualHost, got.VirtualHost)
-		add("cluster", want.Cluster, got.Cluster)
-		add("weightedClusters", want.Weighted, got.Weighted)
-		add("directResponse", want.DirectResponse, got.DirectResponse)
-		add("error", want.Error, got.Error)
-		if got.Upstream != "" || want.Upstream != "" {
-			add("upstream", want.Upstream, got.Upstream)
-		}
-		add("tls", want.TLS, got.TLS)
-		tls, sni = got.TLS, got.SNI
-	}
-
-	in := r.Inbound
-	if in != nil && in.Captured && tls != string(api.TLSNone) && in.Pod != "" {
-		dst, err := is.sidecarFor(in.Pod)
-		if err != nil {
-			t.Errorf("%v", err)
-			return c
-		}
-		ip := dst.proxy.IPAddresses[0]
-		o := dst.inbound(ip, int(in.Port), proto, tls, host)
-		oursErr := proxyError(in.Error)
-		add("inbound.filterChain", in.FilterChain, o.FilterChain)
-		add("inbound.cluster", in.Cluster, o.Cluster)
-		add("inbound.accepted", oursErr == "", o.Accepted)
-		add("inbound.error", oursErr, o.Error)
-		if o.Accepted && o.Chain != nil {
-			chain, err := authzOf(o.Chain)
-			if err != nil {
-				t.Errorf("%s: %v", in.Pod, err)
-				return c
-			}
-			got, err := chain.decide(authzInput(is.w, rep, r, query, tls, sni, chain, ip))
-			if err != nil {
-				t.Errorf("%s %s:%d: %v", in.Pod, r.Address, r.Port, err)
-				return c
-			}
-			compareAuthz(add, in.Authorization, got)
-			c.authz, c.authzFilters, c.authzChain = &got, len(chain.Filters) > 0, chain.String()
-		}
-	}
-	return c
-}
-
-// ours projects our report onto the fields Istio's simulator reports.
-func ours(r api.Request) outcome {
-	ob := r.Outbound
-	if ob == nil {
-		ob = &api.Outbound{}
-	}
-	o := outcome{
-		Listener:       ob.Listener,
-		FilterChain:    ob.FilterChain,
-		RouteConfig:    ob.RouteConfig,
-		VirtualHost:    ob.VirtualHost,
-		Cluster:        ob.Cluster,
-		DirectResponse: ob.DirectResponse,
-		TLS:            string(r.TLS),
-	}
-	var parts []string
-	for _, w := range ob.WeightedClusters {
-		parts = append(parts, fmt.Sprintf("%s:%d", w.Cluster, w.Weight))
-	}
-	o.Weighted = strings.Join(parts, ",")
-	for _, rs := range r.Reasons {
-		switch rs.Code {
-		case "NO_VIRTUAL_HOST":
-			o.Error = simulation.ErrNoVirtualHost.Error()
-		case "NO_ROUTE_MATCH":
-			o.Error = simulation.ErrNoRoute.Error()
-		}
-	}
-	if o.Error != "" {
-		o.TLS = string(api.TLSNone)
-	}
-	if ob.ClusterType == "EDS" && r.Upstream != nil {
-		o.Upstream = "in EDS"
-	}
-	return o
-}
-
-// proxyError keeps the errors that are the destination proxy's own (the
-// simulator's vocabulary); the rest of our inbound errors describe what the
-// application then receives, which is beyond Envoy.
-func proxyError(e string) string {
-	switch e {
-	case simulation.ErrNoFilterChain.Error(), simulation.ErrProtocolError.Error(),
-		simulation.ErrMTLSError.Error(), simulation.ErrTLSError.Error():
-		return e
-	}
-	return ""
+// TestNameTable checks the sidecar's DNS proxy against Istio's name table
+// (pkg/dns/server BuildNameTable) on every world, as written and with DNS
+// capture forced on.
+func TestNameTable(t *testing.T) {
+	oracle.NameTable(t, oracle.Config{
+		Istio:  IstioVersion,
+		Worlds: []string{"../../examples/*.yaml", "worlds/*.yaml"},
+		LocalDNS: func(ns, search string) (*dnsclient.LocalDNSServer, error) {
+			return dnsclient.NewLocalDNSServer(ns, search, "127.0.0.1:0")
+		},
+	})
 }

@@ -1,4 +1,4 @@
-package istiodiff
+package oracle
 
 import (
 	"fmt"
@@ -14,13 +14,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"istio.io/istio/pilot/pkg/features"
-	dnsclient "istio.io/istio/pkg/dns/client"
 	dnsserver "istio.io/istio/pkg/dns/server"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
 
-// TestNameTable checks the resolve stage's second source, the sidecar's DNS
+// NameTable checks the resolve stage's second source, the sidecar's DNS
 // proxy, against Istio's own: for every world of the differential suite,
 // as written and with DNS capture forced on for every sidecar, each request
 // whose address is a name is resolved through istiod's name table
@@ -29,8 +28,11 @@ import (
 // search list as its resolver does. Where the table answers, podreach must
 // say the DNS proxy answered, with the same IPs; where it does not, podreach
 // must say cluster DNS answered (the agent forwards the query unchanged).
-func TestNameTable(t *testing.T) {
-	files, err := worldFiles()
+func NameTable(t *testing.T, cfg Config) {
+	if cfg.LocalDNS == nil {
+		t.Fatal("oracle.Config.LocalDNS is required: the agent's DNS server of the Istio the module pins")
+	}
+	files, err := worldFiles(cfg.Worlds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,36 +57,35 @@ func TestNameTable(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				var is *istio
 				for _, q := range w.Queries {
-					rep := runPlugin(t, w, q)
-					if rep == nil {
-						continue
-					}
-					for _, r := range rep.Requests {
-						if net.ParseIP(strings.Trim(r.Address, "[]")) != nil {
-							continue
-						}
-						if is == nil {
-							is = newIstio(t, w)
-						}
-						checked++
-						worlds[w.Name] = true
-						what := fmt.Sprintf("%s | %s | %s", name, strings.Join(q, " "), r.Address)
-						ips, found, err := istioResolve(is, rep, r.Address)
-						if err != nil {
-							t.Errorf("%s: %v", what, err)
-							continue
-						}
-						switch {
-						case found && r.DNSSource != api.DNSSourceIstioProxy:
-							t.Errorf("%s\n    ours: %s %v\n    Istio's name table answers %v", what, r.DNSSource, r.ResolvedIPs, ips)
-						case !found && r.DNSSource != api.DNSSourceCluster:
-							t.Errorf("%s\n    ours: %s %v\n    Istio's name table does not know the name: cluster DNS answers", what, r.DNSSource, r.ResolvedIPs)
-						case found && !sameIPs(ips, r.ResolvedIPs):
-							t.Errorf("%s\n    ours resolvedIPs %v\n    Istio's name table %v", what, r.ResolvedIPs, ips)
-						default:
-							agreed++
-							if found {
-								fromTable++
+					for _, rep := range runPlugin(t, w, q) {
+						for _, r := range rep.Requests {
+							if net.ParseIP(strings.Trim(r.Address, "[]")) != nil {
+								continue
+							}
+							if is == nil {
+								is = newIstio(t, w)
+								is.localDNS = cfg.LocalDNS
+							}
+							checked++
+							worlds[w.Name] = true
+							what := fmt.Sprintf("%s | %s | %s", name, strings.Join(q, " "), r.Address)
+							ips, found, err := istioResolve(is, rep, r.Address)
+							if err != nil {
+								t.Errorf("%s: %v", what, err)
+								continue
+							}
+							switch {
+							case found && r.DNSSource != api.DNSSourceIstioProxy:
+								t.Errorf("%s\n    ours: %s %v\n    Istio's name table answers %v", what, r.DNSSource, r.ResolvedIPs, ips)
+							case !found && r.DNSSource != api.DNSSourceCluster:
+								t.Errorf("%s\n    ours: %s %v\n    Istio's name table does not know the name: cluster DNS answers", what, r.DNSSource, r.ResolvedIPs)
+							case found && !sameIPs(ips, r.ResolvedIPs):
+								t.Errorf("%s\n    ours resolvedIPs %v\n    Istio's name table %v", what, r.ResolvedIPs, ips)
+							default:
+								agreed++
+								if found {
+									fromTable++
+								}
 							}
 						}
 					}
@@ -93,7 +94,7 @@ func TestNameTable(t *testing.T) {
 		}
 	}
 	fmt.Printf("name table: %d requests with names in %d worlds agree (%d answered by the DNS proxy), of %d; Istio %s\n",
-		agreed, len(worlds), fromTable, checked, IstioVersion)
+		agreed, len(worlds), fromTable, checked, cfg.Istio)
 	if fromTable == 0 {
 		t.Errorf("no request was answered by the DNS proxy: the check checked nothing")
 	}
@@ -126,7 +127,7 @@ func istioResolve(is *istio, rep *api.Reachability, name string) (ips []string, 
 	// The agent's search domains come from the pod's resolv.conf; the one
 	// this process reads is the machine's, so the first search domain's
 	// CNAMEs (buildDNSAnswers) are added here as the agent adds them.
-	agent, err := dnsclient.NewLocalDNSServer(ns, ns+".svc."+domain, "127.0.0.1:0")
+	agent, err := is.localDNS(ns, ns+".svc."+domain)
 	if err != nil {
 		return nil, false, err
 	}

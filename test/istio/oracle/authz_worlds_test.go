@@ -1,4 +1,4 @@
-package istiodiff
+package oracle
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package istiodiff
+package oracle
 
 import (
 	"net"
@@ -171,6 +171,7 @@ func TestParsePolicyName(t *testing.T) {
 		{"ns[shop]-policy[allow-web]-rule[3]", "shop/allow-web", "", 3},
 		{"istio-ext-authz-my-provider-ns[data]-policy[ext]-rule[12]", "data/ext", "my-provider", 12},
 		{"istio-ext-authz-p-ns[a]-policy[b]-rule[0]-deny-due-to-bad-CUSTOM-action", "a/b", "p", 0},
+		{"istio-ext-authz-ns[a]-policy[b]-rule[2]", "a/b", "", 2}, // Istio 1.27
 	} {
 		p, rule, prov, ok := parsePolicyName(c.in)
 		if !ok || p != c.policy || rule != c.rule || prov != c.provider {

@@ -1,6 +1,8 @@
-package istiodiff
+package oracle
 
 import (
+	dnsclient "istio.io/istio/pkg/dns/client"
+
 	"errors"
 	"fmt"
 	"regexp"
@@ -35,6 +37,8 @@ type istio struct {
 	w       *world
 	s       *xds.FakeDiscoveryServer
 	proxies map[string]*sidecar // by "ns/name"
+	// localDNS is Config.LocalDNS (NameTable only).
+	localDNS func(namespace, searchDomain string) (*dnsclient.LocalDNSServer, error)
 }
 
 // sidecar is the xDS of one pod's proxy, as pilot/pkg/simulation sees it.

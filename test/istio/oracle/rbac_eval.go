@@ -1,4 +1,4 @@
-package istiodiff
+package oracle
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	routepb "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	uritemplate "github.com/envoyproxy/go-control-plane/envoy/extensions/path/match/uri_template/v3"
 	matcherpb "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // An evaluator of Envoy RBAC (envoy.config.rbac.v3) for the matchers istiod
@@ -119,7 +120,7 @@ type errUnsupported struct{ what string }
 func (e errUnsupported) Error() string { return "RBAC evaluator: unsupported " + e.what }
 
 func (r *rbacRequest) policy(p *rbacpb.Policy) (tri, error) {
-	if p.GetCondition() != nil || p.GetCelConfig() != nil || p.GetCheckedCondition() != nil {
+	if celCondition(p) {
 		return maybe, errUnsupported{"policy condition (CEL)"}
 	}
 	perms, err := each(p.GetPermissions(), r.permission, or)
@@ -131,6 +132,19 @@ func (r *rbacRequest) policy(p *rbacpb.Policy) (tri, error) {
 		return maybe, err
 	}
 	return and(perms, ids), nil
+}
+
+// celCondition says whether the policy carries a CEL condition, by field
+// name: cel_config exists only in newer go-control-plane releases (not in
+// the one Istio 1.27 is built with), and the harness compiles against both.
+func celCondition(p *rbacpb.Policy) bool {
+	m := p.ProtoReflect()
+	for _, name := range []protoreflect.Name{"condition", "checked_condition", "cel_config"} {
+		if fd := m.Descriptor().Fields().ByName(name); fd != nil && m.Has(fd) {
+			return true
+		}
+	}
+	return false
 }
 
 // each evaluates every matcher of a set and combines the results.

@@ -1,11 +1,12 @@
-package istiodiff
+package oracle
 
 import (
 	"bufio"
 	"bytes"
-	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -16,9 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/podreach/kubectl-podreach/examples"
-	"github.com/podreach/kubectl-podreach/pkg/explain"
-	"github.com/podreach/kubectl-podreach/pkg/inspect"
-	"github.com/podreach/kubectl-podreach/pkg/podref"
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
 
 // world is one scenario file: the objects of a cluster (a `kubectl get -o
@@ -35,6 +34,9 @@ type world struct {
 	Pods      map[string]map[string]any // "ns/name" and podIP → the Pod object
 	// AuthzPolicies counts the world's AuthorizationPolicies.
 	AuthzPolicies int
+	// Minor, when set, is the Istio minor ("1.27") the world's proxies were
+	// moved to (Config.Version): podreach must answer for it.
+	Minor string
 }
 
 // kubeKinds are the Kubernetes kinds istiod's kube registry reads for a
@@ -42,11 +44,11 @@ type world struct {
 // ground truth's Oracle document) is left out, as istiod ignores it too.
 var kubeKinds = map[string]bool{"Namespace": true, "Pod": true, "Service": true, "EndpointSlice": true, "Node": true}
 
-// worldFiles lists every world the differential test runs: the shipped
-// examples and the extra worlds under worlds/.
-func worldFiles() ([]string, error) {
+// worldFiles lists every world matching the patterns (the shipped
+// examples and the extra worlds of test/istio/worlds/), sorted.
+func worldFiles(patterns []string) ([]string, error) {
 	var files []string
-	for _, pattern := range []string{"../../examples/*.yaml", "worlds/*.yaml"} {
+	for _, pattern := range patterns {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
 			return nil, err
@@ -126,8 +128,11 @@ func loadWorld(path string) (*world, error) {
 }
 
 // expandScrape replaces each `SRC --scrape [-A]` query by the URL queries of
-// the targets explain.ScrapeTargets derives (what the plugin's --scrape
-// traces), so that every scrape is compared with Istio as a single query.
+// the targets the plugin's --scrape traces (each item of its list is the
+// single `SRC URL` query), so that every scrape is compared with Istio as a
+// single query. The plugin is asked rather than pkg/explain imported: the
+// harness is also built against another Istio's API (test/istio-1.27),
+// which the plugin's packages are not.
 func expandScrape(path string, queries [][]string) ([][]string, error) {
 	var out [][]string
 	for _, q := range queries {
@@ -135,25 +140,26 @@ func expandScrape(path string, queries [][]string) ([][]string, error) {
 			out = append(out, q)
 			continue
 		}
-		src, err := podref.Parse(q[0], "default")
+		full := append(append([]string{}, q...), "-f", path, "-o", "json")
+		cmd := exec.Command(plugin, full...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+			err = nil // a scrape fails: a verdict, not an error
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("kubectl-podreach %s: %v\n%s", strings.Join(full, " "), err, stderr.String())
 		}
-		var nss []string // -A
-		if !slices.Contains(q, "-A") {
-			nss = []string{src.Namespace}
+		var list api.ReachabilityList
+		if err := json.Unmarshal(stdout.Bytes(), &list); err != nil {
+			return nil, fmt.Errorf("kubectl-podreach %s: decoding the list: %v", strings.Join(full, " "), err)
 		}
-		res, err := inspect.NewFileReader([]string{path}, nil).Read(context.Background(),
-			inspect.Request{Source: src, Scrape: &inspect.ScrapeScope{Namespaces: nss}})
-		if err != nil {
-			return nil, err
-		}
-		targets, err := explain.ScrapeTargets(res.Snapshot, res.Source, nss)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range targets {
-			out = append(out, []string{q[0], t.URL})
+		for _, it := range list.Items {
+			if it.Target == nil {
+				return nil, fmt.Errorf("kubectl-podreach %s: an item without target", strings.Join(full, " "))
+			}
+			out = append(out, []string{q[0], it.Target.URL})
 		}
 	}
 	return out, nil
@@ -220,4 +226,14 @@ func flattenList(o map[string]any) []map[string]any {
 		return out
 	}
 	return []map[string]any{o}
+}
+
+// hasProxy says whether some pod of the world runs an istio-proxy.
+func (w *world) hasProxy() bool {
+	for _, p := range w.Pods {
+		if proxyVersion(p) != "" {
+			return true
+		}
+	}
+	return false
 }

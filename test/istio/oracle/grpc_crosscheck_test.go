@@ -1,4 +1,4 @@
-package istiodiff
+package oracle
 
 import (
 	"context"
@@ -76,7 +76,7 @@ func TestGRPCCrossCheck(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no testdata/authz-*.yaml: %v", err)
 	}
-	more, _ := filepath.Glob("worlds/authz-*.yaml")
+	more, _ := filepath.Glob("../worlds/authz-*.yaml")
 	files = append(files, more...)
 	var groups []*crossGroup
 	for _, f := range files {

@@ -1,4 +1,4 @@
-package istiodiff
+package oracle
 
 import (
 	"fmt"
@@ -340,11 +340,12 @@ func providerOf(f authzFilter) string {
 	return f.Service
 }
 
-var policyNameRE = regexp.MustCompile(`^(?:istio-ext-authz-(.*?)-)?ns\[([^\]]*)\]-policy\[([^\]]*)\]-rule\[(\d+)\]`)
+var policyNameRE = regexp.MustCompile(`^(?:istio-ext-authz-(?:(.*?)-)?)?ns\[([^\]]*)\]-policy\[([^\]]*)\]-rule\[(\d+)\]`)
 
 // parsePolicyName splits istiod's RBAC policy name
 // (builder.go policyName) into the AuthorizationPolicy NS/NAME, the rule
-// index and, for CUSTOM, the provider.
+// index and, for CUSTOM, the provider. Istio 1.27 names no provider
+// ("istio-ext-authz-ns[…]": one CUSTOM provider per workload there).
 func parsePolicyName(name string) (policy string, rule int, provider string, ok bool) {
 	m := policyNameRE.FindStringSubmatch(name)
 	if m == nil {
