@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -140,29 +141,23 @@ func useWaypoint(meta metav1.ObjectMeta, defaultNS string) (key string, none boo
 // check of fetchWaypointForService (kind "service") or
 // fetchWaypointForWorkload (kind "workload").
 func (m *model) waypointFor(meta metav1.ObjectMeta, kind string) waypointTarget {
-	if m.gatewaysUnread() != "" {
-		if _, none := useWaypoint(meta, meta.Namespace); none {
-			return waypointTarget{}
-		}
-		return waypointTarget{unknown: true}
-	}
-	var w *waypoint
 	key, none := useWaypoint(meta, meta.Namespace)
 	switch {
 	case none:
 		return waypointTarget{}
-	case key != "":
-		w = m.waypoints[key]
-	default:
+	case key == "":
 		ns := m.namespaces[meta.Namespace]
 		if ns == nil {
 			return waypointTarget{}
 		}
 		if key, _ = useWaypoint(ns.ObjectMeta, meta.Namespace); key == "" {
-			return waypointTarget{}
+			return waypointTarget{} // no use-waypoint anywhere: no waypoint, whatever the Gateways
 		}
-		w = m.waypoints[key]
 	}
+	if m.gatewaysUnread() != "" {
+		return waypointTarget{unknown: true} // named, but the Gateways are unread
+	}
+	w := m.waypoints[key]
 	if w == nil || !m.allowsFrom(w, meta.Namespace) {
 		return waypointTarget{} // not ready, or attachment denied
 	}
@@ -336,6 +331,23 @@ func (m *model) ambientWarnings(t *tracer) []string {
 	}
 	if u := m.gatewaysUnread(); u != "" && concerned {
 		out = append(out, "could not read "+gatewaysResource+" ("+u+"): which waypoints pods and Services use is unknown (reported as waypointUnknown)")
+	}
+	return out
+}
+
+// waypointRouteWarnings: the waypoints the requests go through route with
+// the Service's default route here; HTTPRoutes and VirtualServices bound to
+// a waypoint are not modelled.
+func waypointRouteWarnings(reqs []api.Request) []string {
+	var seen []string
+	for _, r := range reqs {
+		if r.Ambient != nil && r.Ambient.Waypoint != "" && !slices.Contains(seen, r.Ambient.Waypoint) {
+			seen = append(seen, r.Ambient.Waypoint)
+		}
+	}
+	var out []string
+	for _, w := range seen {
+		out = append(out, "waypoint "+w+": HTTPRoutes and VirtualServices bound to it are not modelled; the answer assumes the Service's default route")
 	}
 	return out
 }

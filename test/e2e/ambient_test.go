@@ -134,32 +134,67 @@ func TestAmbientGatewaysForbidden(t *testing.T) {
 	if len(gw) != 1 || !wantLine.MatchString(gw[0]) {
 		t.Errorf("want one warning naming %s, matching\n  %s\ngot %q\n%s", gatewaysResource, wantLine, gw, r)
 	}
-	if others := slices.DeleteFunc(warnings(r.stderr), func(l string) bool { return slices.Contains(gw, l) }); !slices.Equal(others, warnings(want.stderr)) {
-		t.Errorf("other warnings differ from the -f run's\n-f:   %q\nlive: %q", warnings(want.stderr), others)
-	}
-
-	// Every ambient workload and every request says waypoint unknown, and
-	// none names a waypoint it could not have read.
-	for _, wl := range []ambientWorkload{rep.Source, rep.Destination} {
-		if wl.Ambient == nil || !wl.Ambient.WaypointUnknown || wl.Ambient.Waypoint != "" {
-			t.Errorf("%s/%s: ambient = %+v, want waypointUnknown and no waypoint", wl.Namespace, wl.Name, wl.Ambient)
+	// The others are the -f run's, less those about a waypoint the live
+	// run could not know of.
+	others := slices.DeleteFunc(warnings(r.stderr), func(l string) bool { return slices.Contains(gw, l) })
+	for _, l := range others {
+		if !slices.Contains(warnings(want.stderr), l) {
+			t.Errorf("a warning the -f run does not give: %s", l)
 		}
 	}
-	for _, q := range rep.Requests {
+	for _, l := range warnings(want.stderr) {
+		if !slices.Contains(others, l) && !strings.HasPrefix(l, "Warning: waypoint ") {
+			t.Errorf("the -f run's warning is missing, and it is not about a waypoint: %s", l)
+		}
+	}
+
+	// What depended on a waypoint says the waypoint is unknown (never a
+	// silent "no waypoint"), names no waypoint it could not have read, and
+	// carries the ztunnel step "waypoint unknown"; what did not (no
+	// use-waypoint label binds the pod, a pod IP never consults the
+	// Service) keeps the -f answer's path and verdict.
+	for _, pair := range [][2]ambientWorkload{{wantRep.Source, rep.Source}, {wantRep.Destination, rep.Destination}} {
+		f, live := pair[0], pair[1]
+		if live.Ambient == nil {
+			t.Errorf("%s/%s: no ambient part", live.Namespace, live.Name)
+			continue
+		}
+		fwp := ""
+		if f.Ambient != nil {
+			fwp = f.Ambient.Waypoint
+		}
+		if live.Ambient.WaypointUnknown != (fwp != "") || live.Ambient.Waypoint != "" {
+			t.Errorf("%s/%s: ambient = %+v, want waypointUnknown %v (-f: waypoint %q) and no waypoint", live.Namespace, live.Name, live.Ambient, fwp != "", fwp)
+		}
+	}
+	if len(rep.Requests) != len(wantRep.Requests) {
+		t.Fatalf("%d requests, the -f run has %d", len(rep.Requests), len(wantRep.Requests))
+	}
+	for i, q := range rep.Requests {
+		f := wantRep.Requests[i]
 		where := fmt.Sprintf("%s:%d", q.Address, q.Port)
-		if q.Ambient == nil || !q.Ambient.WaypointUnknown || q.Ambient.Waypoint != "" || q.Ambient.ServiceWaypoint != "" {
-			t.Errorf("%s: ambient = %+v, want waypointUnknown and no waypoint", where, q.Ambient)
+		if q.Address != f.Address || q.Port != f.Port || q.Ambient == nil || f.Ambient == nil {
+			t.Errorf("%s: request %d is %s:%d with -f; ambient live %+v, -f %+v", where, i, f.Address, f.Port, q.Ambient, f.Ambient)
 			continue
 		}
 		noted := false
 		for _, s := range q.Steps {
 			noted = noted || (s.Stage == "ztunnel" && s.Name == "waypoint unknown" && s.Reason != nil && s.Reason.Code == "AMBIENT_WAYPOINT_UNKNOWN")
 		}
-		if !noted {
-			t.Errorf("%s: no ztunnel step \"waypoint unknown\" with reason AMBIENT_WAYPOINT_UNKNOWN", where)
+		if q.Ambient.Waypoint != "" || q.Ambient.ServiceWaypoint != "" {
+			t.Errorf("%s: ambient = %+v: a waypoint named without reading the Gateways", where, q.Ambient)
+		}
+		if f.Ambient.Waypoint == "" && f.Ambient.ServiceWaypoint == "" {
+			if q.Ambient.WaypointUnknown || noted || q.Ambient.Path != f.Ambient.Path || q.Verdict != f.Verdict {
+				t.Errorf("%s: no waypoint with -f (path %s, %s), live: ambient %+v, verdict %s, waypoint-unknown step %v: want the -f path and verdict",
+					where, f.Ambient.Path, f.Verdict, q.Ambient, q.Verdict, noted)
+			}
+			continue
+		}
+		if !q.Ambient.WaypointUnknown || !noted {
+			t.Errorf("%s: through %s with -f, live: ambient %+v, waypoint-unknown step %v: want waypointUnknown and the step", where, f.Ambient.Waypoint, q.Ambient, noted)
 		}
 	}
-
 	// The only requests refused are the Gateways'.
 	ev, err := c.AuditEvents(noGatewaysUser)
 	if err != nil {
