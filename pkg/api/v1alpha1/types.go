@@ -199,7 +199,8 @@ type Reaches struct {
 type Step struct {
 	Stage Stage `json:"stage"`
 	// Proxy is who acts: "NS/NAME" of the pod whose proxy (or app) it is,
-	// "dns" or "kube-proxy".
+	// "dns" or "kube-proxy"; in ambient mode "ztunnel NODE" (the ztunnel of
+	// that node) or the waypoint's "NS/NAME".
 	Proxy string `json:"proxy,omitempty"`
 	// Name is the object the stage picked, named as Istio/Envoy name it: a
 	// listener, "ROUTECONFIG/VIRTUALHOST", a cluster, a filter chain; an
