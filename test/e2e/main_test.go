@@ -73,7 +73,8 @@ func testMain(m *testing.M) int {
 	return code
 }
 
-// shared is the cluster most tests use: Istio CRDs installed, audit log on.
+// shared is the cluster most tests use: Istio CRDs, the monitors' and the
+// Gateway API's Gateways installed, audit log on.
 // Tests apply their objects and DeleteApplied them when done.
 func shared(t *testing.T) *harness.Cluster {
 	t.Helper()
@@ -86,13 +87,12 @@ func shared(t *testing.T) *harness.Cluster {
 			AuditLog:  true,
 			Log:       func(f string, a ...any) { fmt.Fprintf(os.Stderr, "e2e: "+f+"\n", a...) },
 		})
-		if sharedErr == nil {
-			// The optional kinds of --scrape, which the monitor world holds.
-			_, sharedErr = sharedCluster.InstallCRDs(ctx, filepath.Join(harness.RootDir(), "test", "e2e", "testdata", "monitoring-crds.yaml"))
-		}
-		if sharedErr == nil {
-			// The optional kind of ambient mode (waypoints), which the ambient worlds hold.
-			_, sharedErr = sharedCluster.InstallCRDs(ctx, filepath.Join(harness.RootDir(), "test", "e2e", "testdata", "gateway-crds.yaml"))
+		// The optional kinds: --scrape's monitors, which the monitor world
+		// holds, and the Gateways (waypoints) of the ambient worlds.
+		for _, f := range []string{"monitoring-crds.yaml", "gateway-api-crds.yaml"} {
+			if sharedErr == nil {
+				_, sharedErr = sharedCluster.InstallCRDs(ctx, filepath.Join(harness.RootDir(), "test", "e2e", "testdata", f))
+			}
 		}
 	})
 	if sharedErr != nil {

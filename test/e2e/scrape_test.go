@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"slices"
 	"strings"
 	"testing"
 
@@ -31,17 +30,11 @@ func TestScrape(t *testing.T) {
 				t.Fatal(err)
 			}
 			applyUntilCleanup(t, c, objs)
-			want := podreach(t, append(slices.Clone(args), "-f", "examples/"+w.File, "-o", "json")...)
-			if want.code > 1 || len(listItems(t, want.stdout)) < 3 {
-				t.Fatalf("the -f run did not list the scrape targets:\n%s", want)
-			}
-			admin := podreach(t, append(slices.Clone(args), "--kubeconfig", c.AdminKubeconfig(), "-o", "json")...)
-			requireSameAnswer(t, "admin", want, admin)
-
-			auditStart := countAudit(t, c, readerUser)
-			reader := podreach(t, append(slices.Clone(args), "--kubeconfig", c.Kubeconfig(readerUser), "-o", "json", "-v=4")...)
-			requireSameAnswer(t, "README role", want, reader)
-			requireOnlyReads(t, c, role, auditStart, requestCount(t, reader))
+			reader := requireLiveEqualsFile(t, c, role, w.File, args, func(want result) {
+				if len(listItems(t, want.stdout)) < 3 {
+					t.Fatalf("the -f run did not list the scrape targets:\n%s", want)
+				}
+			})
 			if !strings.Contains(reader.stderr, "/apis/monitoring.coreos.com/v1/podmonitors") {
 				t.Errorf("the live run did not list PodMonitors:\n%s", reader.stderr)
 			}

@@ -28,13 +28,16 @@ import (
 const (
 	readerUser  = "reader@example.com"   // bound to the README's ClusterRole, nothing else
 	noIstioUser = "no-istio@example.com" // the README's role without its Istio rules
-	nobodyUser  = "nobody@example.com"   // no binding at all
+	// the README's role without gateway.networking.k8s.io (waypoints)
+	noGatewaysUser = "no-gateways@example.com"
+	nobodyUser     = "nobody@example.com" // no binding at all
 )
 
 // TestWorlds applies each example world to a real API server, runs the built
 // plugin through a kubeconfig (as the admin, and as a user holding only the
 // README's ClusterRole) and requires the JSON report, the warnings and the
-// exit status to equal those of `-f examples/WORLD.yaml` for the same world.
+// exit status to equal those of `-f examples/WORLD.yaml` for the same world,
+// for every `# podreach:` line of the world.
 func TestWorlds(t *testing.T) {
 	c := shared(t)
 	role := readmeRole(t)
@@ -49,26 +52,52 @@ func TestWorlds(t *testing.T) {
 	}
 	for _, w := range worlds {
 		t.Run(w.Name, func(t *testing.T) {
+			queries, err := w.Queries()
+			if err != nil {
+				t.Fatal(err)
+			}
 			objs, err := harness.LoadYAML(w.Data)
 			if err != nil {
 				t.Fatal(err)
 			}
 			applyUntilCleanup(t, c, objs)
-
-			want := podreach(t, append(slices.Clone(w.Args), "-f", "examples/"+w.File, "-o", "json")...)
-			if want.code > 1 {
-				t.Fatalf("the -f run itself failed:\n%s", want)
+			for i, args := range queries {
+				if slices.Contains(args, "--scrape") {
+					continue // TestScrape runs it
+				}
+				t.Run(fmt.Sprintf("query%d", i+1), func(t *testing.T) {
+					requireLiveEqualsFile(t, c, role, w.File, args, nil)
+				})
 			}
-			admin := podreach(t, append(slices.Clone(w.Args), "--kubeconfig", c.AdminKubeconfig(), "-o", "json")...)
-			requireSameAnswer(t, "admin", want, admin)
-
-			auditStart := countAudit(t, c, readerUser)
-			// -v=4 makes the plugin count its API requests; the audit log must show as many.
-			reader := podreach(t, append(slices.Clone(w.Args), "--kubeconfig", c.Kubeconfig(readerUser), "-o", "json", "-v=4")...)
-			requireSameAnswer(t, "README role", want, reader)
-			requireOnlyReads(t, c, role, auditStart, requestCount(t, reader))
 		})
 	}
+}
+
+// requireLiveEqualsFile runs one query of a world applied to the cluster
+// with -f, as the admin and as the README role, and requires the same
+// answer; the README role's requests must be the ones the plugin counted,
+// reads the role allows. checkWant, if set, checks the -f run first. It
+// returns the README role's run (-v=4).
+func requireLiveEqualsFile(t *testing.T, c *harness.Cluster, role *rbacv1.ClusterRole, file string, args []string, checkWant func(result)) result {
+	t.Helper()
+	want := podreach(t, append(slices.Clone(args), "-f", "examples/"+file, "-o", "json")...)
+	if want.code > 1 {
+		t.Fatalf("the -f run itself failed:\n%s", want)
+	}
+	if checkWant != nil {
+		checkWant(want)
+	}
+	admin := podreach(t, append(slices.Clone(args), "--kubeconfig", c.AdminKubeconfig(), "-o", "json")...)
+	requireSameAnswer(t, "admin", want, admin)
+
+	auditStart := countAudit(t, c, readerUser)
+	// -v=4 makes the plugin count its API requests; the audit log must show as many.
+	reader := podreach(t, append(slices.Clone(args), "--kubeconfig", c.Kubeconfig(readerUser), "-o", "json", "-v=4")...)
+	requireSameAnswer(t, "README role", want, reader)
+	n := requestCount(t, reader)
+	t.Logf("%s: %d API requests", strings.Join(args, " "), n)
+	requireOnlyReads(t, c, role, auditStart, n)
+	return reader
 }
 
 // TestWorkloadReferences resolves SRC and DST from workloads (deploy/, sts/)
@@ -221,33 +250,44 @@ func readmeRole(t *testing.T) *rbacv1.ClusterRole {
 	return &role
 }
 
-// bindUsers creates the README role (and a variant without Istio) and binds
-// the test users.
+// bindUsers creates the README role (and variants without its Istio rules,
+// without its Gateway API rules) and binds the test users.
 func bindUsers(t *testing.T, c *harness.Cluster, role *rbacv1.ClusterRole) {
 	t.Helper()
 	ctx := context.Background()
 	rbac := c.AdminClient().RbacV1()
-	noIstio := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: role.Name + "-no-istio"}}
-	for _, r := range role.Rules {
-		if !slices.ContainsFunc(r.APIGroups, func(g string) bool { return strings.HasSuffix(g, "istio.io") }) {
-			noIstio.Rules = append(noIstio.Rules, r)
-		}
+	roles := map[string]*rbacv1.ClusterRole{
+		readerUser:     {ObjectMeta: metav1.ObjectMeta{Name: role.Name}, Rules: role.Rules},
+		noIstioUser:    withoutGroups(role, "-no-istio", func(g string) bool { return strings.HasSuffix(g, "istio.io") }),
+		noGatewaysUser: withoutGroups(role, "-no-gateways", func(g string) bool { return g == "gateway.networking.k8s.io" }),
 	}
-	for _, cr := range []*rbacv1.ClusterRole{{ObjectMeta: metav1.ObjectMeta{Name: role.Name}, Rules: role.Rules}, noIstio} {
+	for user, cr := range roles {
 		if _, err := rbac.ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
-	}
-	for user, roleName := range map[string]string{readerUser: role.Name, noIstioUser: noIstio.Name} {
 		b := &rbacv1.ClusterRoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + roleName},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: roleName},
+			ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + cr.Name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: cr.Name},
 			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: user}},
 		}
 		if _, err := rbac.ClusterRoleBindings().Create(ctx, b, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// withoutGroups is role (named role.Name+suffix) without the API groups drop
+// says yes to; a rule left with no group is dropped.
+func withoutGroups(role *rbacv1.ClusterRole, suffix string, drop func(string) bool) *rbacv1.ClusterRole {
+	out := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: role.Name + suffix}}
+	for _, r := range role.Rules {
+		r = *r.DeepCopy()
+		r.APIGroups = slices.DeleteFunc(r.APIGroups, drop)
+		if len(r.APIGroups) > 0 {
+			out.Rules = append(out.Rules, r)
+		}
+	}
+	return out
 }
 
 func countAudit(t *testing.T, c *harness.Cluster, user string) int {
