@@ -449,3 +449,32 @@ func TestDot(t *testing.T) {
 		t.Errorf("unescaped name:\n%s", buf.String())
 	}
 }
+
+// An ok that something unread could still refuse says what was not read.
+func TestOkQualifiedByWhatWasNotRead(t *testing.T) {
+	ok := api.Request{Verdict: api.VerdictReaches}
+	for _, c := range []struct {
+		name string
+		q    api.Request
+		want string
+	}{
+		{"settled", ok, "ok"},
+		{"authorization not read", withInbound(ok, api.AuthzUnknown), "ok (AuthorizationPolicies not read)"},
+		{"waypoint unknown", withAmbient(ok, true), "ok if no waypoint refuses it (Gateways not read)"},
+		{"waypoint known", withAmbient(ok, false), "ok"},
+	} {
+		if got := resultCell(c.q); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func withInbound(q api.Request, d api.AuthzDecision) api.Request {
+	q.Inbound = &api.Inbound{Authorization: &api.Authorization{Decision: d}}
+	return q
+}
+
+func withAmbient(q api.Request, unknown bool) api.Request {
+	q.Ambient = &api.RequestAmbient{Path: api.AmbientPathHBONE, WaypointUnknown: unknown}
+	return q
+}

@@ -336,8 +336,15 @@ func resultCell(q api.Request) string {
 }
 
 // authzNote qualifies an ok that the destination's authorization does not
-// settle: a CUSTOM provider decides, or the policies were not read.
+// settle: a CUSTOM provider decides, the policies were not read, or a
+// waypoint the request should pass is unknown (Gateways not read).
 func authzNote(q api.Request) string {
+	if q.Ambient != nil && q.Ambient.WaypointUnknown {
+		// A use-waypoint label names a waypoint the Gateways (unread)
+		// would tell: its routing and L7 policy may refuse what ztunnel lets
+		// through.
+		return " if no waypoint refuses it (Gateways not read)"
+	}
 	if q.Inbound == nil || q.Inbound.Authorization == nil {
 		return ""
 	}
