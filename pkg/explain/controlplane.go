@@ -3,6 +3,7 @@ package explain
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,7 +84,20 @@ func (cp *controlPlane) api() api.ControlPlane {
 // istio-injection=enabled for the default revision). "" for a pod without
 // a sidecar.
 func (m *model) revisionOf(p *corev1.Pod) string {
-	if m.dataplaneOf(p) != api.DataplaneSidecar {
+	switch m.dataplaneOf(p) {
+	case api.DataplaneSidecar:
+	case api.DataplaneAmbient:
+		// ztunnel's configuration for the pod comes from the istiod of
+		// the pod's or namespace's istio.io/rev (the revision-tagged
+		// ambient index), the default revision otherwise.
+		if r := p.Labels["istio.io/rev"]; r != "" {
+			return r
+		}
+		if ns := m.namespaces[p.Namespace]; ns != nil && ns.Labels["istio.io/rev"] != "" {
+			return ns.Labels["istio.io/rev"]
+		}
+		return "default"
+	default:
 		return ""
 	}
 	var status struct {
@@ -156,6 +170,14 @@ func (m *model) versionWarnings(pods ...*corev1.Pod) []string {
 			continue
 		}
 		seen[p.Namespace+"/"+p.Name] = true
+		if m.dataplaneOf(p) == api.DataplaneAmbient {
+			for _, w := range m.ambientVersionWarnings(p) {
+				if !slices.Contains(out, w) {
+					out = append(out, w)
+				}
+			}
+			continue
+		}
 		v, minor := proxyMinor(p)
 		if minor == 0 {
 			continue
@@ -269,4 +291,27 @@ func intList(l []int) string {
 		out[i] = strconv.Itoa(v)
 	}
 	return strings.Join(out, ", ")
+}
+
+// ambientVerifiedMinors are the minors whose ambient answers are checked
+// against Istio's code: istiod's ambient index (test/istio TestAmbient) and
+// ztunnel's test cases (test/ztunnel) run at 1.31 only; test/istio-1.27
+// compares sidecar paths.
+var ambientVerifiedMinors = []int{31}
+
+// ambientVersionWarnings: an ambient pod whose ztunnel, or the control plane
+// the answer assumes, runs a minor whose ambient answers are not verified.
+func (m *model) ambientVersionWarnings(p *corev1.Pod) []string {
+	var out []string
+	if z := m.ztunnelOn(p); z != nil {
+		if c := firstContainer(z, "istio-proxy"); c != nil {
+			if v, minor := imageVersion(c.Image); minor > 0 && !slices.Contains(ambientVerifiedMinors, minor) {
+				out = append(out, fmt.Sprintf("ztunnel %s/%s (node of %s/%s) runs %s: podreach's ambient answers are verified against Istio 1.31 only", z.Namespace, z.Name, p.Namespace, p.Name, v))
+			}
+		}
+	}
+	if len(out) == 0 && !slices.Contains(ambientVerifiedMinors, m.istioMinor) {
+		out = append(out, fmt.Sprintf("ambient mode under a control plane of Istio 1.%d: podreach's ambient answers are verified against Istio 1.31 only", m.istioMinor))
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package explain_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -91,6 +92,53 @@ func TestControlPlane(t *testing.T) {
 			for i, w := range tt.warnings {
 				if !strings.Contains(rep.Warnings[i], w) {
 					t.Errorf("warning %d %q, want it to say %q", i, rep.Warnings[i], w)
+				}
+			}
+		})
+	}
+}
+
+// TestAmbientVersionWarnings: ambient answers are verified against 1.31
+// only (istiod's ambient index and ztunnel's cases run there): an ambient
+// pod under another control plane, or on a node whose ztunnel runs another
+// minor, gets a warning that says so; at 1.31, none.
+func TestAmbientVersionWarnings(t *testing.T) {
+	data, err := os.ReadFile("../../examples/ambient-podip.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const src, target = "data/client-7c9d8b6f5-abcde", "tcp://db-1.db.data.svc.cluster.local:5432"
+	for _, c := range []struct {
+		name, from, to, want string
+	}{
+		{"1.31", "", "", ""},
+		{"istiod 1.27", "istio/pilot:1.31.0", "istio/pilot:1.27.9", "ambient mode under a control plane of Istio 1.27: podreach's ambient answers are verified against Istio 1.31 only"},
+		{"ztunnel 1.30", "istio/ztunnel:1.31.0", "istio/ztunnel:1.30.2", "runs 1.30.2: podreach's ambient answers are verified against Istio 1.31 only"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "world.yaml")
+			if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(data), c.from+"\n", c.to+"\n")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if c.from == "" {
+				path = "../../examples/ambient-podip.yaml"
+			}
+			rep := explainPath(t, path, src, target)
+			var got []string
+			for _, w := range rep.Warnings {
+				if strings.Contains(w, "ambient answers are verified") {
+					got = append(got, w)
+				}
+			}
+			switch {
+			case c.want == "" && len(got) > 0:
+				t.Errorf("unexpected warnings %q", got)
+			case c.want != "" && len(got) == 0:
+				t.Errorf("no ambient version warning, want %q", c.want)
+			}
+			for _, w := range got {
+				if !strings.Contains(w, c.want) {
+					t.Errorf("warning %q, want %q", w, c.want)
 				}
 			}
 		})
