@@ -130,6 +130,7 @@ func (m *model) workload(p *corev1.Pod, chosen string) api.Workload {
 		w.ControlPlane = cp.key()
 	}
 	w.DNSCapture = m.proxySettingsOf(p).dnsCapture
+	w.Ambient = m.ambientOf(p)
 	if w.Dataplane == api.DataplaneSidecar {
 		pa := m.composePeerAuthentication(p.Namespace, p.Labels)
 		w.PeerAuthentication = pa.summary()
@@ -152,6 +153,9 @@ func (m *model) workload(p *corev1.Pod, chosen string) api.Workload {
 func (m *model) warningsFor(t *tracer) []string {
 	var out []string
 	for _, u := range m.s.Unread {
+		if u.Resource == gatewaysResource {
+			continue // ambientWarnings says it when it matters
+		}
 		where := "cluster-wide"
 		if u.Namespace != "" {
 			where = "in namespace " + u.Namespace
@@ -167,10 +171,7 @@ func (m *model) warningsFor(t *tracer) []string {
 	if p := t.sc.proxy; t.dataplane == api.DataplaneSidecar && p.dnsCapture && p.dnsAutoAllocate && !m.istiodRule(ruleSEAutoAllocateController) {
 		out = append(out, fmt.Sprintf("the source proxy sets ISTIO_META_DNS_AUTO_ALLOCATE and its control plane (Istio 1.%d) allocates ServiceEntry VIPs at push time: those VIPs are not computed here, so names of ServiceEntries without addresses are answered as if they had none", m.istioMinor))
 	}
-	if t.dataplane == api.DataplaneAmbient {
-		out = append(out, "the source pod is in ambient mode: podreach models sidecar mode only; ztunnel paths are shown as plain L4")
-	}
-	return out
+	return append(out, m.ambientWarnings(t)...)
 }
 
 // portGroup is one destination (pod) port of the matrix.

@@ -53,6 +53,9 @@ type authzAttrs struct {
 	// hasToken: the request carries a JWT where jwt_authn looks for one;
 	// jwtClaimsMatch is the assumption made about its claims.
 	hasToken, jwtClaimsMatch bool
+	// ztunnel: the destination is ztunnel (ambient_authz.go): istiod's
+	// conversion treats more fields as HTTP than a sidecar's TCP chain.
+	ztunnel bool
 }
 
 // remoteIP is Envoy's remote address on the inbound connection manager
@@ -78,6 +81,10 @@ type authzMatch struct {
 func (t *tracer) authzStage(f *flow) {
 	in := f.r.Inbound
 	if in == nil || !in.Accepted || !in.Captured || f.land.pod == nil {
+		return
+	}
+	if t.m.dataplaneOf(f.land.pod) == api.DataplaneAmbient {
+		t.ztunnelAuthorize(f)
 		return
 	}
 	t.authorizeInbound(f)
@@ -461,7 +468,7 @@ func (m *model) ruleMatches(p *securityv1.AuthorizationPolicy, r *securityapi.Ru
 				if len(c.values) == 0 && len(c.notVals) == 0 {
 					continue
 				}
-				if forTCP && c.httpOnly() {
+				if forTCP && (c.httpOnly() || a.ztunnel && c.ztunnelL7()) {
 					if action == securityapi.AuthorizationPolicy_ALLOW {
 						return nil, false
 					}

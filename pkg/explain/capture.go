@@ -13,8 +13,8 @@ import (
 // captureStage mirrors the SRC pod's iptables (tools/istio-iptables
 // ISTIO_OUTPUT, Istio 1.31): a sidecar captures the flow unless an
 // exclusion annotation or the istio-init arguments say otherwise; a pod
-// without sidecar (or on hostNetwork, or in ambient mode, not modelled yet)
-// sends the app's own bytes.
+// without sidecar (or on hostNetwork) sends the app's own bytes; a pod the
+// CNI redirected goes to its ztunnel (ztunnel.go).
 func (t *tracer) captureStage(f *flow) {
 	if t.dataplane == api.DataplaneSidecar {
 		if ok, why := captureConfigOf(t.src).outboundCaptured(f.dialIP, f.c.port); ok {
@@ -25,9 +25,18 @@ func (t *tracer) captureStage(f *flow) {
 			f.bypass = "the source sidecar does not capture this flow: " + why
 		}
 	} else {
-		f.bypass = "the source pod has no sidecar"
 		if t.dataplane == api.DataplaneAmbient {
-			f.bypass = "the source pod is in ambient mode (ztunnel, not modelled yet: shown as plain L4)"
+			// The CNI redirects the pod's outbound traffic to its node's ztunnel.
+			f.r.Captured = true
+			f.step(api.Step{Stage: api.StageCapture, Proxy: t.srcKey, Name: "captured by ztunnel"})
+			return
+		}
+		f.bypass = "the source pod has no sidecar"
+		if t.m.ambientSelected(t.src) {
+			f.bypass = "the source pod is selected for ambient but not redirected (no ambient.istio.io/redirection)"
+			f.note(api.StageCapture, t.srcKey, "not captured", api.Reason{Code: api.ReasonAmbientNotEnrolled, Pod: t.srcKey})
+			f.r.Steps[len(f.r.Steps)-1].Detail = f.bypass
+			return
 		}
 		if t.src.Spec.HostNetwork {
 			f.bypass = "the source pod uses hostNetwork (never injected)"

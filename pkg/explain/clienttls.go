@@ -17,6 +17,7 @@ func (t *tracer) clientTLSStage(f *flow) {
 	if st := ld.svcTLS; st != nil {
 		tls, why := t.m.clientTLS(t.sc, st.svc, st.sp, st.subset, st.ep, st.originalDst)
 		ld.tls, ld.tlsWhy = tls, &why
+		t.sidecarToAmbient(f, st)
 	}
 	r.TLS = ld.tls
 	r.Balancing = ld.balancing

@@ -152,6 +152,10 @@ func (t *tracer) inboundStage(f *flow) {
 	if ld.pod == nil {
 		return
 	}
+	if t.m.dataplaneOf(ld.pod) == api.DataplaneAmbient {
+		t.ztunnelInbound(f)
+		return
+	}
 	in := t.m.inbound(ld.pod, ld.port, ld.tls, f.c.traffic)
 	f.r.Inbound = &in
 	if in.Accepted {

@@ -60,6 +60,8 @@ type model struct {
 	serviceAddrs, clusterIPs map[string]bool
 	// byPodNamespace caches servicesFor.
 	byPodNamespace map[string][]*service
+	// waypoints are the Gateways istiod takes as waypoints, by NS/NAME.
+	waypoints map[string]*waypoint
 }
 
 // servicesFor lists, in m.services order, the services that can have a pod
@@ -205,6 +207,7 @@ func newModel(s *snapshot.Snapshot) *model {
 	})
 	m.detectVersionAndDomain()
 	m.controlPlanes = newControlPlanes(s.ControlPlane)
+	m.waypoints = ambientWaypoints(s.Gateways)
 	// Indexes: a 10 000-pod cluster has ~5 000 Services, and the model asks
 	// these per request (docs/PERFORMANCE.md).
 	m.byPort, m.kubeByName, m.aliases = map[int32][]*service{}, map[string]*service{}, map[string][]string{}

@@ -74,6 +74,10 @@ type flow struct {
 	viaHCM bool          // the request passes Envoy's HTTP connection manager
 	tlsWhy *api.Reason   // clientTLS
 	in     *api.Inbound  // inbound
+	// ambient (ztunnel.go, waypoint.go)
+	wp     *waypointHop // the waypoint the request goes through
+	peerID string       // the identity the destination sees ("" plaintext)
+	peerIP string       // the source address the destination sees, when not SRC's (a waypoint)
 }
 
 // stage is one step of the data path.
@@ -94,7 +98,12 @@ func (t *tracer) run(c call, fixes bool) api.Request {
 		}
 	}
 	f := &flow{c: c, r: r}
-	for _, st := range []stage{t.resolveStage, t.captureStage, t.listenerStage, t.routeStage, t.clusterStage, t.clientTLSStage, t.inboundStage, t.authzStage} {
+	stages := []stage{t.resolveStage, t.captureStage, t.listenerStage, t.routeStage, t.clusterStage, t.clientTLSStage, t.inboundStage, t.authzStage}
+	if t.dataplane == api.DataplaneAmbient {
+		// ztunnel.go, waypoint.go: ztunnel's outbound replaces the sidecar's.
+		stages = []stage{t.resolveStage, t.captureStage, t.ztunnelStage, t.waypointStage, t.inboundStage, t.authzStage}
+	}
+	for _, st := range stages {
 		if f.stopped {
 			break
 		}

@@ -25,26 +25,19 @@ func istioProxyContainer(p *corev1.Pod) *corev1.Container {
 
 // dataplaneOf tells sidecar / ambient / none. A sidecar is the istio-proxy
 // container or the injector's sidecar.istio.io/status annotation; hostNetwork
-// pods are never injected (pkg/kube/inject/inject.go injectRequired). Ambient
-// enrolment follows cni/pkg/util/podutil.go PodRedirectionEnabled: the pod or
-// namespace label istio.io/dataplane-mode=ambient, unless the pod opts out.
+// pods are never injected (pkg/kube/inject/inject.go injectRequired) nor
+// enrolled. A pod is ambient when the CNI redirected it: the annotation
+// ambient.istio.io/redirection=enabled is the observed state
+// (cni/pkg/util/podutil.go PodFullyEnrolled); the istio.io/dataplane-mode
+// label only selects it (ambient_index.go ambientSelected), and a selected
+// pod without the annotation is not redirected (yet).
 func (m *model) dataplaneOf(p *corev1.Pod) api.Dataplane {
-	if p.Spec.HostNetwork {
+	switch {
+	case p.Spec.HostNetwork:
 		return api.DataplaneNone
-	}
-	if istioProxyContainer(p) != nil {
+	case hasSidecar(p):
 		return api.DataplaneSidecar
-	}
-	if _, ok := p.Annotations["sidecar.istio.io/status"]; ok {
-		return api.DataplaneSidecar
-	}
-	if p.Labels["istio.io/dataplane-mode"] == "none" {
-		return api.DataplaneNone
-	}
-	if p.Labels["istio.io/dataplane-mode"] == "ambient" || p.Annotations["ambient.istio.io/redirection"] == "enabled" {
-		return api.DataplaneAmbient
-	}
-	if ns := m.namespaces[p.Namespace]; ns != nil && ns.Labels["istio.io/dataplane-mode"] == "ambient" {
+	case redirected(p):
 		return api.DataplaneAmbient
 	}
 	return api.DataplaneNone

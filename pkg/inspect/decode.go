@@ -106,6 +106,8 @@ func (w *world) addObject(h header, raw []byte) error {
 		return decodeIstio(raw, &w.snap.PeerAuthentications)
 	case group == "security.istio.io" && h.Kind == "AuthorizationPolicy" && (version == "v1" || version == "v1beta1"):
 		return decodeIstio(raw, &w.snap.AuthorizationPolicies)
+	case group == gatewayGroup && h.Kind == "Gateway" && (version == "v1" || version == "v1beta1"):
+		return decodeGateway(raw, &w.snap.Gateways)
 	case group == monitoringGroup && version == "v1" && h.Kind == "PodMonitor":
 		return decodeMonitor(raw, &w.snap.PodMonitors)
 	case group == monitoringGroup && version == "v1" && h.Kind == "ServiceMonitor":

@@ -118,6 +118,9 @@ func (w *world) result(req Request, origin string) (*Result, error) {
 		}
 	}
 	s.ControlPlane = controlPlanePods(s.Pods, controlPlaneNamespaces(meshNamespace, &src, dstPod))
+	if ambientSelected(s.Namespaces, &src, dstPod) {
+		s.Ztunnels = ztunnelPods(s.Pods, meshNamespace)
+	}
 
 	names := meshConfigMapNames(&src)
 	var u *snapshot.Unread

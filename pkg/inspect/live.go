@@ -206,6 +206,10 @@ func (l *liveRead) read(ctx context.Context) error {
 	if err := runAll(ctx, tasks...); err != nil {
 		return err
 	}
+	// The namespaces are read now: are SRC or DST in ambient?
+	if err := l.readZtunnels(ctx); err != nil {
+		return err
+	}
 
 	// Phase 3, rare: the mesh config names another root namespace.
 	if root := l.snap.Mesh.RootNamespace; root != "" && !l.namespacesRead[root] {
@@ -540,6 +544,7 @@ func (l *liveRead) clusterWideKinds() []kindReader {
 		{"sidecars.networking.istio.io", l.listSidecars},
 		{"peerauthentications.security.istio.io", l.listPeerAuthentications},
 		{"authorizationpolicies.security.istio.io", l.listAuthorizationPolicies},
+		{GatewaysResource, l.listGateways},
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/podreach/kubectl-podreach/pkg/snapshot"
 )
@@ -43,7 +42,7 @@ func (l *liveRead) listMonitors(gvr schema.GroupVersionResource, into *[]snapsho
 		items, err := listIstio(ctx, l, gvr.Group, gvr.Resource, ns, []istioVersion[*snapshot.Monitor]{{
 			version: gvr.Version,
 			list: func(ctx context.Context, ns string, opts metav1.ListOptions) ([]*snapshot.Monitor, error) {
-				return listDynamic(ctx, client, gvr, ns, opts)
+				return listDecoded[snapshot.Monitor](ctx, client, gvr, ns, opts)
 			},
 		}})
 		l.mu.Lock()
@@ -53,20 +52,6 @@ func (l *liveRead) listMonitors(gvr schema.GroupVersionResource, into *[]snapsho
 		}
 		return err
 	}
-}
-
-// listDynamic lists gvr and decodes each item from its JSON form, exactly as
-// the file reader decodes a document.
-func listDynamic(ctx context.Context, client dynamic.Interface, gvr schema.GroupVersionResource, ns string, opts metav1.ListOptions) ([]*snapshot.Monitor, error) {
-	list, err := client.Resource(gvr).Namespace(ns).List(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	objs := make([]map[string]any, len(list.Items))
-	for i := range list.Items {
-		objs[i] = list.Items[i].Object
-	}
-	return toV1[snapshot.Monitor](objs)
 }
 
 // decodeMonitor decodes a PodMonitor or ServiceMonitor document of -f.

@@ -63,7 +63,7 @@ func monitorObjects(t *testing.T) []runtime.Object {
 
 func monitorClient(t *testing.T) *dynamicfake.FakeDynamicClient {
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		podMonitorsResource: "PodMonitorList", serviceMonitorsResource: "ServiceMonitorList",
+		podMonitorsResource: "PodMonitorList", serviceMonitorsResource: "ServiceMonitorList", gatewaysResource: "GatewayList",
 	}, monitorObjects(t)...)
 }
 

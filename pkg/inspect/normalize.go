@@ -38,6 +38,12 @@ func normalize(s *snapshot.Snapshot) {
 	for i := range s.ControlPlane {
 		clean(&s.ControlPlane[i].TypeMeta, &s.ControlPlane[i].ObjectMeta)
 	}
+	for i := range s.Ztunnels {
+		clean(&s.Ztunnels[i].TypeMeta, &s.Ztunnels[i].ObjectMeta)
+	}
+	for i := range s.Gateways {
+		clean(&s.Gateways[i].TypeMeta, &s.Gateways[i].ObjectMeta)
+	}
 	for i := range s.Services {
 		clean(&s.Services[i].TypeMeta, &s.Services[i].ObjectMeta)
 		defaultService(&s.Services[i])
@@ -71,6 +77,8 @@ func normalize(s *snapshot.Snapshot) {
 	s.Namespaces = sortByKey(s.Namespaces, valueMeta[corev1.Namespace])
 	s.Pods = sortByKey(s.Pods, valueMeta[corev1.Pod])
 	s.ControlPlane = sortByKey(s.ControlPlane, valueMeta[corev1.Pod])
+	s.Ztunnels = sortByKey(s.Ztunnels, valueMeta[corev1.Pod])
+	s.Gateways = sortByKey(s.Gateways, valueMeta[snapshot.Gateway])
 	s.Services = sortByKey(s.Services, valueMeta[corev1.Service])
 	s.EndpointSlices = sortByKey(s.EndpointSlices, valueMeta[discoveryv1.EndpointSlice])
 	s.PeerAuthentications = sortByKey(s.PeerAuthentications, pointerMeta[*securityv1.PeerAuthentication])

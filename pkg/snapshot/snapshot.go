@@ -29,6 +29,12 @@ type Snapshot struct {
 	// PILOT_* environment say which control plane generated the proxies'
 	// configuration and how.
 	ControlPlane []corev1.Pod
+	// Ztunnels are the ztunnel pods (app=ztunnel) of the mesh namespace,
+	// read when SRC or DST is selected for ambient mode.
+	Ztunnels []corev1.Pod
+	// Gateways are the gateway.networking.k8s.io Gateways (ambient
+	// waypoints are Gateways of class istio-waypoint).
+	Gateways []Gateway
 
 	PeerAuthentications   []*securityv1.PeerAuthentication
 	AuthorizationPolicies []*securityv1.AuthorizationPolicy

@@ -90,6 +90,44 @@ const (
 	// but not by the pod that was asked about (another endpoint, another
 	// Service, an address outside the cluster). Fields: Pod, IP, Cluster, Object.
 	ReasonWrongDestination ReasonCode = "WRONG_DESTINATION"
+
+	// Ambient mode (docs/MODEL.md#ambient).
+
+	// ReasonAmbientNotEnrolled (stage capture or inbound, pass): the pod is
+	// selected for ambient (istio.io/dataplane-mode) but carries no
+	// ambient.istio.io/redirection: enabled: the CNI node agent has not
+	// enrolled it (yet), or is not running on its node; its traffic is not
+	// redirected to ztunnel. Fields: Pod.
+	ReasonAmbientNotEnrolled ReasonCode = "AMBIENT_NOT_ENROLLED"
+	// ReasonAmbientHBONE (stage ztunnel or clientTLS, pass): HBONE (mTLS,
+	// port 15008) straight to the destination workload. Fields: Pod, IP,
+	// Port; Object (the service waypoint bypassed, if any); Rule.
+	ReasonAmbientHBONE ReasonCode = "AMBIENT_HBONE"
+	// ReasonAmbientWaypoint (stage ztunnel, pass): HBONE to a waypoint.
+	// Fields: Object (the waypoint Gateway), Rule (service-waypoint or
+	// workload-waypoint), IP, Port.
+	ReasonAmbientWaypoint ReasonCode = "AMBIENT_WAYPOINT"
+	// ReasonAmbientPassthrough (stage ztunnel, pass): ztunnel knows no
+	// workload or service at the address: plain TCP to it. Fields: IP, Port.
+	ReasonAmbientPassthrough ReasonCode = "AMBIENT_PASSTHROUGH"
+	// ReasonAmbientPlaintext (stage ztunnel, pass): the destination
+	// workload does not accept HBONE (no ztunnel redirection, sidecar without
+	// networking.istio.io/tunnel=http): plain TCP. Fields: Pod, IP, Port.
+	ReasonAmbientPlaintext ReasonCode = "AMBIENT_PLAINTEXT"
+	// ReasonAmbientWaypointUnknown (stage ztunnel, pass): the Gateways could
+	// not be read: whether a waypoint is on the path is unknown. Fields: Detail.
+	ReasonAmbientWaypointUnknown ReasonCode = "AMBIENT_WAYPOINT_UNKNOWN"
+	// ReasonAmbientStrict (stage authorization, fail): the destination is
+	// STRICT and the connection arrives without identity: istiod's
+	// istio_converted_static_strict policy denies it (ztunnel resets the
+	// connection). Fields: Pod, Port, Object (the PeerAuthentication).
+	ReasonAmbientStrict ReasonCode = "AMBIENT_STRICT"
+	// ReasonAmbientL7Ignored (stage authorization, pass): ztunnel enforces
+	// AuthorizationPolicies at L4 only: istiod dropped the HTTP parts of
+	// the named policy (ALLOW rules with HTTP fields removed, DENY rules
+	// without their HTTP fields) or the whole policy (CUSTOM, AUDIT,
+	// targetRefs). Fields: Object (the policy), Detail.
+	ReasonAmbientL7Ignored ReasonCode = "AMBIENT_L7_IGNORED"
 )
 
 // ReasonCodes lists every ReasonCode.
@@ -97,7 +135,8 @@ var ReasonCodes = []ReasonCode{ReasonDNSNXDomain, ReasonNoVirtualHost, ReasonNoR
 	ReasonRegistryOnlyBlocked, ReasonUnknownDestination, ReasonVirtualServiceTCP, ReasonPassthrough, ReasonUnknownPort,
 	ReasonNoEndpoints, ReasonNoServicePort, ReasonClientTLS, ReasonStrictRejectsPlaintext, ReasonStrictRejectsNonIstioTLS,
 	ReasonProtocolError, ReasonInboundRejected, ReasonAuthzDenied, ReasonAuthzNotAllowed, ReasonAuthzCustom, ReasonAuthzUnknown,
-	ReasonWrongDestination}
+	ReasonWrongDestination, ReasonAmbientNotEnrolled, ReasonAmbientHBONE, ReasonAmbientWaypoint, ReasonAmbientPassthrough,
+	ReasonAmbientPlaintext, ReasonAmbientWaypointUnknown, ReasonAmbientStrict, ReasonAmbientL7Ignored}
 
 // Rule refines a reason code: which of the code's Istio rules applied.
 type Rule string
@@ -144,8 +183,16 @@ const (
 	RuleClusterDNS Rule = "cluster-dns" // cluster DNS from the source's namespace
 )
 
+// Rules of ReasonAmbientWaypoint and ReasonAmbientHBONE.
+const (
+	RuleServiceWaypoint  Rule = "service-waypoint"  // the Service addressed uses a waypoint (waypoints.go fetchWaypointForService)
+	RuleWorkloadWaypoint Rule = "workload-waypoint" // the workload addressed uses a waypoint (waypoints.go fetchWaypointForWorkload)
+	RuleSidecarHBONE     Rule = "sidecar-hbone"     // a sidecar tunnels to an ambient endpoint (endpoint_builder.go supportTunnel)
+)
+
 // Rules lists every Rule.
 var Rules = []Rule{RuleDestinationRuleTLS, RuleAutoMTLSOff, RuleMeshExternal, RuleHeadlessNoEndpoints, RuleHeadlessAllOrNothing,
 	RuleNamespaceDisable, RuleAutoMTLS, RuleAutoMTLSAllEndpoints, RuleEndpointNoSidecar, RuleEndpointDisable, RulePassthroughPlaintext, RuleNoEndpoint,
 	RuleNoVirtualHost, RuleNoListener, RulePassthroughChain, RuleDynamicForwardProxy,
-	RuleNotAPod, RuleNotAnEndpoint, RulePinnedElse, RuleServiceNoEndpoints, RuleClusterNoEndpoints, RuleClusterDNS}
+	RuleNotAPod, RuleNotAnEndpoint, RulePinnedElse, RuleServiceNoEndpoints, RuleClusterNoEndpoints, RuleClusterDNS,
+	RuleServiceWaypoint, RuleWorkloadWaypoint, RuleSidecarHBONE}

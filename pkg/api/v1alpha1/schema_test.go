@@ -84,6 +84,9 @@ var enumTypes = []enumType{
 	{"StepResult", "StepResult", nil},
 	{"ReasonCode", "ReasonCode", strs(api.ReasonCodes)},
 	{"Rule", "Rule", strs(api.Rules)},
+	{"Redirection", "Redirection", strs(api.Redirections)},
+	{"TunnelProtocol", "TunnelProtocol", strs(api.TunnelProtocols)},
+	{"AmbientPath", "AmbientPath", strs(api.AmbientPaths)},
 }
 
 // notInReport lists the enum types of the package that no report field has
@@ -429,7 +432,7 @@ func TestSchemaRejects(t *testing.T) {
 	for name, mutate := range map[string]func(rep map[string]any){
 		"unknown verdict":     func(rep map[string]any) { firstRequest(rep)["verdict"] = "maybe" },
 		"unknown reason code": func(rep map[string]any) { firstReason(rep)["code"] = "NOT_A_CODE" },
-		"unknown stage":       func(rep map[string]any) { firstStep(rep)["stage"] = "ztunnel" },
+		"unknown stage":       func(rep map[string]any) { firstStep(rep)["stage"] = "eBPF" },
 		"no steps":            func(rep map[string]any) { delete(firstRequest(rep), "steps") },
 		"no apiVersion":       func(rep map[string]any) { delete(rep, "apiVersion") },
 		"other apiVersion":    func(rep map[string]any) { rep["apiVersion"] = "podreach.dev/v1alpha2" },

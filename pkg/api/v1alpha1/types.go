@@ -74,6 +74,8 @@ type Workload struct {
 	// DNSCapture is true when the proxy's agent answers the pod's DNS
 	// queries (ISTIO_META_DNS_CAPTURE).
 	DNSCapture bool `json:"dnsCapture,omitempty"`
+	// Ambient is set for pods selected for ambient mode or redirected by it.
+	Ambient *WorkloadAmbient `json:"ambient,omitempty"`
 }
 
 // Target is the URL form's input as parsed.
@@ -163,6 +165,8 @@ type Request struct {
 	// Upstream is where the connection lands.
 	Upstream *Upstream `json:"upstream,omitempty"`
 	Inbound  *Inbound  `json:"inbound,omitempty"`
+	// Ambient is set when a ztunnel or a waypoint is on the path.
+	Ambient *RequestAmbient `json:"ambient,omitempty"`
 
 	Balancing Balancing `json:"balancing"`
 	Verdict   Verdict   `json:"verdict"`

@@ -235,10 +235,12 @@ const (
 	StageInbound   Stage = "inbound"       // the DST proxy's virtualInbound filter chain (or the app, without sidecar)
 	StageAuthz     Stage = "authorization" // the DST proxy's RBAC filters (AuthorizationPolicy)
 	StageVerdict   Stage = "verdict"       // where the request lands, compared with what was asked
+	StageZtunnel   Stage = "ztunnel"       // the source's ztunnel outbound (ambient): HBONE, waypoint, passthrough or TCP
+	StageWaypoint  Stage = "waypoint"      // a waypoint's L7 routing (ambient)
 )
 
 // Stages lists the stages in data-path order.
-var Stages = []Stage{StageResolve, StageCapture, StageListener, StageRoute, StageCluster, StageKubeProxy, StageClientTLS, StageInbound, StageAuthz, StageVerdict}
+var Stages = []Stage{StageResolve, StageCapture, StageListener, StageRoute, StageCluster, StageKubeProxy, StageZtunnel, StageWaypoint, StageClientTLS, StageInbound, StageAuthz, StageVerdict}
 
 // StepResult is how a request leaves a stage.
 type StepResult string

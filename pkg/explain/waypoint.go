@@ -1,0 +1,174 @@
+package explain
+
+import (
+	"fmt"
+
+	securityapi "istio.io/api/security/v1beta1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+
+	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
+)
+
+// waypointStage is the waypoint's Envoy for a request ztunnel sent to it,
+// as istiod configures it (pilot/pkg/networking/core/listener_waypoint.go,
+// Istio 1.31): the main_internal listener picks the chain of the Service
+// VIP:port; HTTP ports go through an HTTP connection manager with one
+// virtual host whose "default" route sends to inbound-vip|PORT|http|HOST
+// (buildWaypointInboundHTTPRouteConfig: the Host plays no part), other
+// ports to inbound-vip|PORT|tcp|HOST; the waypoint's RBAC filters enforce
+// the AuthorizationPolicies whose targetRefs name the waypoint's Gateway or
+// the Service (authorization.go below reuses authz.go's evaluator). A
+// workload-addressed request goes to the workload itself. HTTPRoutes and
+// VirtualServices bound to the waypoint are not modelled: the Service's
+// default route is assumed (a warning says so when one exists).
+func (t *tracer) waypointStage(f *flow) {
+	hop := f.wp
+	if hop == nil {
+		return
+	}
+	r, amb, proxy := f.r, f.r.Ambient, hop.wp.key()
+	var http bool
+	var cands []endpoint
+	var ep endpoint
+	if svc := hop.svc; svc != nil {
+		sp := svc.portByNumber(f.c.port)
+		if sp == nil {
+			r.Balancing = api.BalancingNone
+			f.fail(api.StageWaypoint, proxy, "no chain for "+hostPort(f.dialIP, f.c.port), api.Reason{Code: api.ReasonNoServicePort, IP: f.dialIP, Port: f.c.port},
+				"connection closed by the waypoint (no chain for this port)")
+			return
+		}
+		r.Protocol = sp.protocol
+		http = f.c.traffic == api.TrafficHTTP && (sp.protocol.IsHTTP() || sp.protocol == api.ProtocolAuto)
+		kind := "tcp"
+		if http {
+			kind, amb.WaypointRoute = "http", "default"
+		}
+		amb.WaypointCluster = fmt.Sprintf("inbound-vip|%d|%s|%s", sp.port, kind, svc.hostname)
+		if !t.waypointAuthorize(f, hop, http) {
+			return
+		}
+		cands = t.m.endpoints(svc, sp, true)
+		if len(cands) == 0 {
+			r.Balancing = api.BalancingNone
+			symptom := "503 no healthy upstream (from the waypoint)"
+			if !http {
+				symptom = "connection closed by the waypoint (no healthy upstream)"
+			}
+			f.fail(api.StageWaypoint, proxy, amb.WaypointCluster, api.Reason{Code: api.ReasonNoEndpoints, Rule: api.RuleClusterNoEndpoints, Cluster: amb.WaypointCluster}, symptom)
+			return
+		}
+		ep = t.pick(cands)
+	} else {
+		pod := t.m.podByIP[f.dialIP]
+		http = f.c.traffic == api.TrafficHTTP
+		if !t.waypointAuthorize(f, hop, http) {
+			return
+		}
+		ep = endpoint{ip: f.dialIP, port: f.c.port, pod: pod}
+	}
+	bal := api.BalancingNone
+	switch {
+	case cands != nil && http:
+		bal = api.BalancingPerRequest
+	case cands != nil:
+		bal = api.BalancingPerConnection
+	}
+	tls := api.TLSPlaintext
+	if ep.pod != nil && tunnelProtocol(ep.pod) == api.TunnelHBONE {
+		tls = api.TLSMutual
+	}
+	f.land = landing{ip: ep.ip, port: ep.port, pod: ep.pod, candidates: cands, balancing: bal, tls: tls}
+	// The destination sees the waypoint's identity, not the source's.
+	f.peerID = t.m.spiffeID(hop.pod)
+	f.peerIP = podIPs(hop.pod)[0]
+	r.Balancing = bal
+	r.Upstream = &api.Upstream{IP: ep.ip, Port: ep.port, Pod: podKey(ep.pod), Candidates: len(cands)}
+	name := amb.WaypointCluster
+	if amb.WaypointRoute != "" {
+		name = amb.WaypointRoute + " → " + name
+	}
+	if name == "" {
+		name = "to the workload " + hostPort(ep.ip, ep.port)
+	}
+	f.step(api.Step{Stage: api.StageWaypoint, Proxy: proxy, Name: name})
+}
+
+// waypointAuthorize evaluates the waypoint's AuthorizationPolicies (those
+// whose targetRefs name its Gateway, or the Service addressed); false when
+// they deny.
+func (t *tracer) waypointAuthorize(f *flow, hop *waypointHop, http bool) bool {
+	set := t.m.waypointPolicies(hop)
+	a := authzAttrs{http: http, principal: t.m.spiffeID(t.src), srcIP: t.srcIP, dstIP: f.dialIP, dstPort: f.c.port,
+		host: f.c.host, path: f.c.path, method: f.c.method, headers: f.c.headers}
+	if a.method == "" {
+		a.method = "GET"
+	}
+	if a.path == "" {
+		a.path = "/"
+	}
+	d := t.m.authorize(set, a)
+	d.Policies, d.Principal = set.names(), a.principal
+	f.r.Ambient.WaypointAuthorization = &d
+	proxy := hop.wp.key()
+	if d.Decision != api.AuthzDeny {
+		if len(d.Policies) > 0 {
+			f.step(api.Step{Stage: api.StageAuthz, Proxy: proxy, Name: string(d.Decision)})
+		}
+		return true
+	}
+	code := api.ReasonAuthzDenied
+	if d.Action != api.AuthzActionDeny {
+		code = api.ReasonAuthzNotAllowed
+	}
+	var obj *api.ObjectRef
+	if d.Policy != "" {
+		obj = ref("AuthorizationPolicy", nsOf(d.Policy), nameOf(d.Policy))
+	}
+	symptom := `403 Forbidden, body "RBAC: access denied" (from the waypoint)`
+	if !http {
+		symptom = "connection accepted, then closed by the waypoint (RBAC)"
+	}
+	f.r.Balancing = api.BalancingNone
+	f.fail(api.StageAuthz, proxy, string(d.Decision), api.Reason{Code: code, Pod: proxy, Port: f.c.port, Object: obj, Detail: d.Reason}, symptom)
+	return false
+}
+
+// waypointPolicies are the policies istiod gives a waypoint for this
+// request: targetRefs to its Gateway (in its namespace) or to the Service
+// addressed (in the Service's namespace), creation order.
+func (m *model) waypointPolicies(hop *waypointHop) authzSet {
+	var s authzSet
+	for _, p := range m.s.AuthorizationPolicies {
+		if !targets(p, hop) {
+			continue
+		}
+		switch p.Spec.GetAction() {
+		case securityapi.AuthorizationPolicy_ALLOW:
+			s.allow = append(s.allow, p)
+		case securityapi.AuthorizationPolicy_DENY:
+			s.deny = append(s.deny, p)
+		case securityapi.AuthorizationPolicy_AUDIT:
+			s.audit = append(s.audit, p)
+		case securityapi.AuthorizationPolicy_CUSTOM:
+			s.custom = append(s.custom, p)
+		}
+	}
+	return s
+}
+
+func targets(p *securityv1.AuthorizationPolicy, hop *waypointHop) bool {
+	refs := p.Spec.GetTargetRefs()
+	if tr := p.Spec.GetTargetRef(); tr != nil {
+		refs = append(refs, tr)
+	}
+	for _, tr := range refs {
+		switch {
+		case tr.GetKind() == "Gateway" && p.Namespace == hop.wp.gw.Namespace && tr.GetName() == hop.wp.gw.Name:
+			return true
+		case tr.GetKind() == "Service" && hop.svc != nil && p.Namespace == hop.svc.namespace && tr.GetName() == hop.svc.name:
+			return true
+		}
+	}
+	return false
+}
