@@ -23,6 +23,8 @@ import (
 // pilot/pkg/xds/workload_test.go does) read back as the Workload, Service
 // and Authorization resources of WDS.
 type ambientIndex struct {
+	t         *testing.T
+	w         *oracle.World
 	s         *xds.FakeDiscoveryServer
 	workloads map[string]*workloadapi.Workload // by "ns/name" (the pod)
 	byIP      map[netip.Addr]*workloadapi.Workload
@@ -64,6 +66,8 @@ func newAmbientIndex(t *testing.T, w *oracle.World) *ambientIndex {
 		t.Fatalf("%s: the fake discovery server built no ambient index (features.EnableAmbient off?)", w.Name)
 	}
 	ix := &ambientIndex{
+		t:         t,
+		w:         w,
 		s:         s,
 		workloads: map[string]*workloadapi.Workload{},
 		byIP:      map[netip.Addr]*workloadapi.Workload{},
@@ -78,8 +82,11 @@ func newAmbientIndex(t *testing.T, w *oracle.World) *ambientIndex {
 			if wl.GetWorkloadType() == workloadapi.WorkloadType_POD {
 				ix.workloads[wl.GetNamespace()+"/"+wl.GetName()] = wl
 			}
+			// ztunnel does not index host-network workloads by address
+			// (src/state/workload.rs WorkloadStore::insert): their IP is
+			// the node's, shared.
 			for _, b := range wl.GetAddresses() {
-				if ip, ok := netip.AddrFromSlice(b); ok {
+				if ip, ok := netip.AddrFromSlice(b); ok && wl.GetNetworkMode() != workloadapi.NetworkMode_HOST_NETWORK {
 					ix.byIP[ip] = wl
 				}
 			}

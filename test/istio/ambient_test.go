@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"istio.io/istio/pilot/pkg/features"
+	"istio.io/istio/pilot/pkg/simulation"
 	"istio.io/istio/pkg/test"
 	"istio.io/istio/pkg/workloadapi"
 
@@ -70,7 +71,7 @@ func TestAmbient(t *testing.T) {
 						}
 						what := fmt.Sprintf("%s | %s | %s:%d (%s)", w.Name, strings.Join(q, " "), r.Address, r.Port, r.Traffic)
 						for _, d := range c.diffs {
-							t.Errorf("%s\n    %-34s ours %-30q Istio %q", what, d.field, d.ours, d.istio)
+							t.Errorf("%s | %s: ours %q, Istio %q", what, d.field, d.ours, d.istio)
 						}
 					}
 				}
@@ -121,7 +122,10 @@ type request struct {
 	Address  string `json:"address"`
 	Port     uint32 `json:"port"`
 	Traffic  string `json:"traffic"`
+	Host     string `json:"host"`
+	Path     string `json:"path"`
 	DialedIP string `json:"dialedIP"`
+	Verdict  string `json:"verdict"`
 	Upstream *struct {
 		Pod  string `json:"pod"`
 		IP   string `json:"ip"`
@@ -171,6 +175,9 @@ func (ix *ambientIndex) compareWorkloads(rep report) []fieldDiff {
 		if wl == nil {
 			continue // not a pod (a Service destination, a URL)
 		}
+		if side.w.Ambient == nil && wl.GetNativeTunnel() {
+			continue // a sidecar that takes HBONE itself: not ambient, no object (contract)
+		}
 		if side.w.Ambient == nil {
 			// No ambient object: podreach says neither selected nor
 			// redirected; istiod must not send it as HBONE either.
@@ -201,6 +208,7 @@ type expected struct {
 	path, waypoint  string
 	serviceWaypoint string
 	comparePath     bool
+	noUpstream      bool // the Service has no endpoint for the port
 	// the connection the destination's ztunnel authorizes, when it is one
 	dst   *workloadapi.Workload
 	conn  ztunnelConn
@@ -228,6 +236,9 @@ func (ix *ambientIndex) compareRequest(rep report, r request) comparison {
 	oursPath, oursWaypoint, oursSvcWaypoint := "", "", ""
 	if r.Ambient != nil {
 		oursPath, oursWaypoint, oursSvcWaypoint = r.Ambient.Path, r.Ambient.Waypoint, r.Ambient.ServiceWaypoint
+	}
+	if e.noUpstream {
+		c.add("requests[].verdict", r.Verdict, "fails")
 	}
 	if e.comparePath {
 		c.add("requests[].ambient.path", oursPath, e.path)
@@ -300,7 +311,9 @@ func (ix *ambientIndex) expect(rep report, r request, src *workloadapi.Workload,
 				return e, "" // OriginalDestination: not derived here
 			}
 			if inZtunnel(src) && e.serviceWaypoint == "" {
-				e.comparePath, e.path = true, "no healthy upstream (outbound.rs NoHealthyUpstream)"
+				// outbound.rs build_request: Error::NoHealthyUpstream, no
+				// connection: no path, the request fails.
+				e.comparePath, e.noUpstream = true, true
 			}
 			return e, ""
 		}
@@ -341,14 +354,33 @@ func (ix *ambientIndex) expect(rep report, r request, src *workloadapi.Workload,
 			e.conn = ztunnelConn{src: netip.AddrPortFrom(srcIP, 0), dst: netip.AddrPortFrom(firstIP(dst), uint16(dstPort)), identity: identity(src)}
 		}
 	case rep.Source.Dataplane == "sidecar":
-		// A sidecar sends straight to the workload, HBONE when it accepts
-		// it, never through a waypoint (endpoints/endpoint_builder.go
-		// buildEnvoyLbEndpoint, supportTunnel); it reaches a pod IP only
-		// through its own listeners (the sidecar differential's part).
-		if dst != nil && inZtunnel(dst) {
-			e.comparePath, e.path = true, "hbone"
-			e.dst, e.authz = dst, true
-			e.conn = ztunnelConn{src: netip.AddrPortFrom(srcIP, 0), dst: netip.AddrPortFrom(firstIP(dst), uint16(dstPort)), identity: identity(src)}
+		// The sidecar's own Envoy decides: istiod's listeners, routes,
+		// clusters and EDS for it (ambient on) through pilot/pkg/simulation.
+		// It never sends to a waypoint (endpoint_builder.go: "We
+		// intentionally do not take into account waypoints here"); it sends
+		// HBONE when the endpoint it lands on carries the tunnel metadata,
+		// plaintext otherwise (a pod IP through PassthroughCluster).
+		if dst == nil || !inZtunnel(dst) {
+			break
+		}
+		proto := simulation.TCP
+		if r.Traffic == "http" {
+			proto = simulation.HTTP
+		}
+		hop, err := oracle.SidecarSends(ix.t, ix.s, ix.w, rep.Source.Namespace+"/"+rep.Source.Name,
+			simulation.Call{Address: r.DialedIP, Port: int(r.Port), Protocol: proto, HostHeader: r.Host, Path: r.Path},
+			firstIP(dst).String(), int(dstPort))
+		if err != nil {
+			return e, err.Error()
+		}
+		if hop.Error != "" || hop.Cluster == "" || hop.Cluster == "BlackHoleCluster" {
+			break // the sidecar sends nothing: no ztunnel on the path
+		}
+		e.comparePath, e.dst, e.authz = true, dst, true
+		e.conn = ztunnelConn{src: netip.AddrPortFrom(srcIP, 0), dst: netip.AddrPortFrom(firstIP(dst), uint16(dstPort))}
+		e.path = "inbound-only"
+		if hop.HBONE {
+			e.path, e.conn.identity = "hbone", identity(src)
 		}
 	default:
 		// Not in the mesh: plaintext; the destination's ztunnel takes it
