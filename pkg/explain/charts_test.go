@@ -33,6 +33,7 @@ type lineArgs struct {
 	peers   bool
 	ports   []podref.Port
 	traffic api.Traffic
+	method  string // --method
 }
 
 func parseLine(t testing.TB, args []string) lineArgs {
@@ -59,6 +60,9 @@ func parseLine(t testing.TB, args []string) lineArgs {
 		case "--traffic":
 			i++
 			a.traffic, err = podref.ParseTraffic(args[i])
+		case "--method":
+			i++
+			a.method = args[i]
 		default:
 			a.pos = append(a.pos, args[i])
 		}
@@ -75,7 +79,7 @@ func loadQuery(t testing.TB, world, line string) worldQuery {
 	t.Helper()
 	a := parseLine(t, strings.Fields(line))
 	pos := a.pos
-	q := Query{Ports: a.ports, Traffic: a.traffic}
+	q := Query{Ports: a.ports, Traffic: a.traffic, Method: a.method}
 	src, err := podref.Parse(pos[0], a.ns)
 	if err != nil {
 		t.Fatal(err)

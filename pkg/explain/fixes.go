@@ -94,7 +94,9 @@ func (t *tracer) fixStage(f *flow) {
 		case api.ReasonWrongDestination:
 			t.wrongDestinationFixes(f, add)
 		case api.ReasonAuthzNotAllowed, api.ReasonAuthzDenied:
-			t.authzFixes(f, reason, add)
+			if r.Inbound != nil && r.Inbound.Authorization != nil { // not a waypoint's denial (waypoint.go)
+				t.authzFixes(f, reason, add)
+			}
 		}
 	}
 	r.Fixes = t.prove(f, cands)

@@ -57,6 +57,33 @@ func message(r api.Reason) string {
 		return fmt.Sprintf("authorization on %s port %d: %s", r.Pod, r.Port, r.Detail)
 	case api.ReasonAuthzUnknown:
 		return fmt.Sprintf("AuthorizationPolicies of %s could not be read (%s): the answer assumes there are none", r.Pod, r.Detail)
+	case api.ReasonAmbientNotEnrolled:
+		return fmt.Sprintf("%s is selected for ambient but not redirected (no ambient.istio.io/redirection: enabled): the CNI node agent has not enrolled it (yet), or is not running on its node", r.Pod)
+	case api.ReasonAmbientHBONE:
+		s := fmt.Sprintf("HBONE (mTLS, port %d) straight to %s (%s:%d)", hbonePort, r.Pod, r.IP, r.Port)
+		if r.Rule == api.RuleSidecarHBONE {
+			s = "the sidecar tunnels it: " + s
+		}
+		if r.Object != nil {
+			s += fmt.Sprintf("; the service waypoint %s/%s (and its L7 policy) is bypassed", r.Object.Namespace, r.Object.Name)
+		}
+		return s
+	case api.ReasonAmbientWaypoint:
+		return fmt.Sprintf("HBONE to the %s %s/%s (%s:%d)", r.Rule, r.Object.Namespace, r.Object.Name, r.IP, r.Port)
+	case api.ReasonAmbientPassthrough:
+		return fmt.Sprintf("ztunnel knows no workload or Service at %s: plain TCP passthrough", hostPort(r.IP, r.Port))
+	case api.ReasonAmbientPlaintext:
+		s := fmt.Sprintf("%s does not accept HBONE: ztunnel sends plain TCP to %s", r.Pod, hostPort(r.IP, r.Port))
+		if r.Object != nil {
+			s += fmt.Sprintf("; the service waypoint %s/%s is bypassed", r.Object.Namespace, r.Object.Name)
+		}
+		return s
+	case api.ReasonAmbientWaypointUnknown:
+		return fmt.Sprintf("the Gateways could not be read (%s): whether a waypoint is on the path is unknown", r.Detail)
+	case api.ReasonAmbientStrict:
+		return fmt.Sprintf("%s (%s) on %s port %d: the connection carries no identity and istiod's %s policy denies it", r.Mode, r.Source, r.Pod, r.Port, staticStrictPolicy)
+	case api.ReasonAmbientL7Ignored:
+		return fmt.Sprintf("ztunnel enforces %s at L4 only: %s", r.Object, r.Detail)
 	case api.ReasonWrongDestination:
 		switch r.Rule {
 		case api.RuleNotAPod:

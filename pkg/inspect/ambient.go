@@ -81,11 +81,14 @@ func decodeGateway(raw []byte, list *[]snapshot.Gateway) error {
 	return nil
 }
 
-// ambientSelected tells whether any of the pods is selected for ambient or
-// redirected by it: istio.io/dataplane-mode=ambient on the pod or its
-// namespace, or the CNI's ambient.istio.io/redirection annotation.
-func ambientSelected(nss []corev1.Namespace, pods ...*corev1.Pod) bool {
-	for _, p := range pods {
+// ambientSelected tells whether any of the pods read is selected for
+// ambient or redirected by it: istio.io/dataplane-mode=ambient on the pod or
+// its namespace, or the CNI's ambient.istio.io/redirection annotation.
+func ambientSelected(nss []corev1.Namespace, pods []corev1.Pod, more ...*corev1.Pod) bool {
+	for i := range pods {
+		more = append(more, &pods[i])
+	}
+	for _, p := range more {
 		if p == nil {
 			continue
 		}
@@ -118,12 +121,16 @@ func ztunnelPods(pods []corev1.Pod, ns string) []corev1.Pod {
 	return out
 }
 
-// readZtunnels reads the ztunnel pods of the mesh namespace when SRC or DST
+// readZtunnels reads the ztunnel pods of the mesh namespace when a pod read
 // is selected for ambient: from the pods read already, else with a
 // label-selected list (`get/list pods` is all it needs).
 func (l *liveRead) readZtunnels(ctx context.Context) error {
 	ns := l.r.opts.MeshNamespace
-	if !ambientSelected(l.snap.Namespaces, l.src, l.dst) {
+	extra := make([]*corev1.Pod, 0, len(l.extraPods)+2)
+	for i := range l.extraPods {
+		extra = append(extra, &l.extraPods[i])
+	}
+	if !ambientSelected(l.snap.Namespaces, l.snap.Pods, append(extra, l.src, l.dst)...) {
 		return nil
 	}
 	if l.allPods || l.podsListed[ns] {

@@ -118,7 +118,7 @@ func (w *world) result(req Request, origin string) (*Result, error) {
 		}
 	}
 	s.ControlPlane = controlPlanePods(s.Pods, controlPlaneNamespaces(meshNamespace, &src, dstPod))
-	if ambientSelected(s.Namespaces, &src, dstPod) {
+	if ambientSelected(s.Namespaces, s.Pods) {
 		s.Ztunnels = ztunnelPods(s.Pods, meshNamespace)
 	}
 

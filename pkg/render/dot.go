@@ -262,6 +262,10 @@ func (g *dotGraph) path(r *api.Reachability, src string, q api.Request) {
 			if step(q, api.StageListener) == nil {
 				hop("", "kube-proxy:"+s.Detail, "kube-proxy\n"+s.Detail)
 			}
+		case api.StageZtunnel:
+			hop("", "ztunnel:"+s.Proxy+":"+s.Name, s.Proxy+"\n"+s.Name)
+		case api.StageWaypoint:
+			hop("", "waypoint:"+s.Proxy+":"+s.Name, "waypoint "+s.Proxy+"\n"+s.Name)
 		}
 	}
 

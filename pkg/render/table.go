@@ -380,6 +380,9 @@ func listenerCell(q api.Request) string {
 	if s := step(q, api.StageListener); s != nil {
 		return s.Name
 	}
+	if s := step(q, api.StageZtunnel); s != nil {
+		return "ztunnel: " + s.Name // ambient: the source ztunnel's path
+	}
 	if c := step(q, api.StageCapture); c == nil || c.Name != "captured" {
 		return "not captured"
 	}
@@ -389,6 +392,9 @@ func listenerCell(q api.Request) string {
 func routeCell(q api.Request) string {
 	if s := step(q, api.StageRoute); s != nil {
 		return orDash(s.Name)
+	}
+	if s := step(q, api.StageWaypoint); s != nil {
+		return s.Proxy + ": " + s.Name // ambient: the waypoint's route and cluster
 	}
 	return dash
 }
