@@ -56,7 +56,7 @@ func TestAmbient(t *testing.T) {
 					}
 					workloadDiffs := ix.compareWorkloads(rep)
 					for i, r := range rep.Requests {
-						c := ix.compareRequest(rep, r)
+						c := ix.compareRequest(rep, r, q)
 						if i == 0 {
 							c.diffs = append(workloadDiffs, c.diffs...)
 							c.ok = c.ok || len(workloadDiffs) > 0
@@ -123,6 +123,7 @@ type request struct {
 	Port     uint32 `json:"port"`
 	Traffic  string `json:"traffic"`
 	Host     string `json:"host"`
+	Method   string `json:"method"`
 	Path     string `json:"path"`
 	DialedIP string `json:"dialedIP"`
 	Verdict  string `json:"verdict"`
@@ -137,10 +138,13 @@ type request struct {
 		Authorization *authorization `json:"authorization"`
 	} `json:"inbound"`
 	Ambient *struct {
-		Path             string `json:"path"`
-		Waypoint         string `json:"waypoint"`
-		ServiceWaypoint  string `json:"serviceWaypoint"`
-		BypassedWaypoint string `json:"bypassedWaypoint"`
+		Path                  string         `json:"path"`
+		Waypoint              string         `json:"waypoint"`
+		ServiceWaypoint       string         `json:"serviceWaypoint"`
+		BypassedWaypoint      string         `json:"bypassedWaypoint"`
+		WaypointRoute         string         `json:"waypointRoute"`
+		WaypointCluster       string         `json:"waypointCluster"`
+		WaypointAuthorization *authorization `json:"waypointAuthorization"`
 	} `json:"ambient"`
 }
 
@@ -209,6 +213,8 @@ type expected struct {
 	serviceWaypoint string
 	comparePath     bool
 	noUpstream      bool // the Service has no endpoint for the port
+	waypointPod     *workloadapi.Workload
+	svc             *workloadapi.Service
 	// the connection the destination's ztunnel authorizes, when it is one
 	dst   *workloadapi.Workload
 	conn  ztunnelConn
@@ -218,7 +224,7 @@ type expected struct {
 // compareRequest derives the request's ambient path from istiod's index
 // the way ztunnel's outbound does, then ztunnel's inbound authorization on
 // the destination, and compares both with podreach's answer.
-func (ix *ambientIndex) compareRequest(rep report, r request) comparison {
+func (ix *ambientIndex) compareRequest(rep report, r request, query []string) comparison {
 	var c comparison
 	dialed, err := netip.ParseAddr(r.DialedIP)
 	if err != nil {
@@ -246,6 +252,35 @@ func (ix *ambientIndex) compareRequest(rep report, r request) comparison {
 	}
 	if e.serviceWaypoint != "" || r.Ambient != nil {
 		c.add("requests[].ambient.serviceWaypoint", oursSvcWaypoint, e.serviceWaypoint)
+	}
+	if e.path == "waypoint" && e.waypointPod != nil {
+		hop := ix.waypointHop(rep, r, query, e, src, srcIP(rep, src))
+		var oursRoute, oursCluster string
+		var oursAuthz *authorization
+		if r.Ambient != nil {
+			oursRoute, oursCluster, oursAuthz = r.Ambient.WaypointRoute, r.Ambient.WaypointCluster, r.Ambient.WaypointAuthorization
+		}
+		if hop.Error != "" {
+			c.add("waypoint (Istio)", "", hop.Error)
+		} else {
+			c.add("requests[].ambient.waypointRoute", oursRoute, hop.Route)
+			c.add("requests[].ambient.waypointCluster", oursCluster, hop.Cluster)
+			if oursAuthz == nil {
+				oursAuthz = &authorization{Decision: "(none)"}
+			}
+			c.add("requests[].ambient.waypointAuthorization.decision", oursAuthz.Decision, hop.Decision)
+			if !policyNamed(oursAuthz.Policy, hop.Policies) {
+				c.add("requests[].ambient.waypointAuthorization.policy", oursAuthz.Policy, strings.Join(hop.Policies, " | "))
+			}
+			if hop.Decision == "deny" {
+				// The waypoint answers 403 itself: nothing reaches the
+				// destination's ztunnel.
+				e.authz = false
+				if r.Inbound != nil && r.Inbound.Authorization != nil {
+					c.add("inbound.authorization.decision", r.Inbound.Authorization.Decision, "(not reached: the waypoint denies)")
+				}
+			}
+		}
 	}
 	if e.authz {
 		res := assertRBAC(ix.policiesFor(e.dst), e.conn)
@@ -295,12 +330,7 @@ func (ix *ambientIndex) expect(rep report, r request, src *workloadapi.Workload,
 	if svc != nil {
 		e.serviceWaypoint = ix.waypointName(svc.GetWaypoint())
 	}
-	srcIP := firstIP(src)
-	if rep.Source.IP != "" {
-		if ip, err := netip.ParseAddr(rep.Source.IP); err == nil {
-			srcIP = ip // a hostNetwork pod sends from its node
-		}
-	}
+	srcIP := srcIP(rep, src)
 	// The workload (and port) the connection lands on.
 	var dst *workloadapi.Workload
 	var dstPort uint32
@@ -345,6 +375,7 @@ func (ix *ambientIndex) expect(rep report, r request, src *workloadapi.Workload,
 			// The waypoint forwards to the destination with its own
 			// identity; ztunnel there authorizes the waypoint.
 			wp := ix.waypointPod(e.waypoint)
+			e.waypointPod, e.svc = wp, svc
 			if wp != nil && inZtunnel(dst) {
 				e.dst, e.authz = dst, true
 				e.conn = ztunnelConn{src: netip.AddrPortFrom(firstIP(wp), 0), dst: netip.AddrPortFrom(firstIP(dst), uint16(dstPort)), identity: identity(wp)}
@@ -426,4 +457,34 @@ func firstIP(wl *workloadapi.Workload) netip.Addr {
 		}
 	}
 	return netip.Addr{}
+}
+
+// srcIP is the address the source sends from: its pod IP (a hostNetwork
+// pod's is its node's).
+func srcIP(rep report, src *workloadapi.Workload) netip.Addr {
+	if ip, err := netip.ParseAddr(rep.Source.IP); err == nil {
+		return ip
+	}
+	return firstIP(src)
+}
+
+// waypointHop runs the request through the waypoint's Envoy config
+// (oracle.WaypointSends) as it arrives over HBONE from the source's
+// ztunnel: the original destination, the source's identity.
+func (ix *ambientIndex) waypointHop(rep report, r request, query []string, e expected, src *workloadapi.Workload, from netip.Addr) oracle.WaypointHop {
+	ns, name, _ := strings.Cut(e.waypoint, "/")
+	method, headers := oracle.QueryRequest(query)
+	if r.Method != "" {
+		method = strings.ToUpper(r.Method)
+	}
+	host := r.Host
+	if host == "" {
+		host = r.Address
+	}
+	return oracle.WaypointSends(ix.t, ix.s, oracle.WaypointRequest{
+		DestIP: r.DialedIP, DestPort: int(r.Port), HTTP: r.Traffic == "http",
+		Host: host, Path: r.Path, Method: method, Headers: headers,
+		SourceIP: from.String(), Principal: identity(src).String(),
+		PodIP: firstIP(e.waypointPod).String(), Namespace: ns, Name: name, IstioVersion: "1.31.0",
+	})
 }

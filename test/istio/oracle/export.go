@@ -68,3 +68,9 @@ func SidecarSends(t *testing.T, s *xds.FakeDiscoveryServer, w *World, pod string
 	}
 	return hop, nil
 }
+
+// QueryRequest reads the method (--method, default GET) and the headers
+// (-H) of a query line (queryRequest).
+func QueryRequest(args []string) (method string, headers map[string]string) {
+	return queryRequest(args)
+}
