@@ -1,8 +1,10 @@
 package explain
 
 import (
+	"slices"
 	"strconv"
 
+	securityapi "istio.io/api/security/v1beta1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
@@ -19,9 +21,7 @@ import (
 // adds the static DENY istio_converted_static_strict (NotPrincipals
 // presence) when the workload is STRICT. ztunnel (src/rbac.rs) denies when
 // a DENY policy matches, then, when ALLOW policies exist, allows only when
-// one matches. The evaluator is authz.go's on a TCP chain (which drops the
-// same HTTP fields) with the ztunnel flag for the fields only ztunnel
-// treats as HTTP.
+// one matches: authz.go's authorize, with ztunnelRuleMatches for a rule.
 
 const staticStrictPolicy = "istio_converted_static_strict"
 
@@ -64,15 +64,7 @@ func (t *tracer) ztunnelAuthorize(f *flow) {
 			Object: pa.deciderRef(in.Port)}, symptom)
 		return
 	}
-	code := api.ReasonAuthzDenied
-	if d.Action != api.AuthzActionDeny {
-		code = api.ReasonAuthzNotAllowed
-	}
-	var obj *api.ObjectRef
-	if d.Policy != "" {
-		obj = ref("AuthorizationPolicy", nsOf(d.Policy), nameOf(d.Policy))
-	}
-	f.fail(api.StageAuthz, proxy, string(d.Decision), api.Reason{Code: code, Pod: in.Pod, Port: in.Port, Object: obj, Detail: d.Reason}, symptom)
+	f.fail(api.StageAuthz, proxy, string(d.Decision), denyReason(d, in.Pod, in.Port), symptom)
 }
 
 // ztunnelPolicies keeps what istiod sends ztunnel of a workload's policies:
@@ -90,12 +82,79 @@ func (m *model) ztunnelPolicies(s authzSet) authzSet {
 	return authzSet{allow: keep(s.allow), deny: keep(s.deny)}
 }
 
-// ztunnelL7 are the fields handleRule treats as HTTP that a sidecar's TCP
-// chain still reads.
-func (c cond) ztunnelL7() bool {
-	switch c.key {
-	case "source.ip", "source.namespace", "source.principal", "source.serviceAccount", "source.trustDomain", "destination.ip", "destination.port":
+// ztunnelRuleMatches is one rule as istiod converts it for ztunnel
+// (authorization.go handleRule) and ztunnel evaluates it (src/rbac.rs
+// Authorization::matches): the rule's clauses (its from list, its to list,
+// each when condition) must all match; a clause matches when one of its
+// matches does, and an empty match (a source or operation whose fields
+// were all HTTP ones, or none that ztunnel reads) never does. An ALLOW rule
+// with any HTTP field is dropped: it never matches. HTTP fields of a DENY
+// rule are left out of its matches (the rest still applies).
+func (m *model) ztunnelRuleMatches(p *securityv1.AuthorizationPolicy, r *securityapi.Rule, action securityapi.AuthorizationPolicy_Action, a authzAttrs) bool {
+	l7 := false
+	var from, to [][]cond
+	for _, f := range r.GetFrom() {
+		s := f.GetSource()
+		if len(s.GetRequestPrincipals())+len(s.GetNotRequestPrincipals())+len(s.GetRemoteIpBlocks())+len(s.GetNotRemoteIpBlocks()) > 0 {
+			l7 = true
+		}
+		from = append(from, nonEmpty(
+			cond{"source.ip", s.GetIpBlocks(), s.GetNotIpBlocks()},
+			cond{"source.namespace", s.GetNamespaces(), s.GetNotNamespaces()},
+			cond{"source.serviceAccount", s.GetServiceAccounts(), s.GetNotServiceAccounts()},
+			cond{"source.principal", s.GetPrincipals(), s.GetNotPrincipals()}))
+	}
+	for _, t := range r.GetTo() {
+		o := t.GetOperation()
+		if len(o.GetHosts())+len(o.GetNotHosts())+len(o.GetMethods())+len(o.GetNotMethods())+len(o.GetPaths())+len(o.GetNotPaths()) > 0 {
+			l7 = true
+		}
+		to = append(to, nonEmpty(cond{"destination.port", o.GetPorts(), o.GetNotPorts()}))
+	}
+	var when [][]cond
+	for _, w := range r.GetWhen() {
+		c := cond{key: w.GetKey(), values: w.GetValues(), notVals: w.GetNotValues()}
+		switch c.key {
+		case "source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port":
+			when = append(when, nonEmpty(c))
+		default:
+			l7 = true
+			when = append(when, nil) // whenMatch leaves the match empty
+		}
+	}
+	if l7 && action == securityapi.AuthorizationPolicy_ALLOW {
+		return false // "L7 policies never match for ALLOW"
+	}
+	td := m.trustDomains()
+	clause := func(matches [][]cond) bool {
+		for _, conds := range matches {
+			if len(conds) == 0 {
+				continue // an empty match never matches
+			}
+			if !slices.ContainsFunc(conds, func(c cond) bool { return !m.condMatches(p, c, a, td) }) {
+				return true
+			}
+		}
 		return false
 	}
+	if len(r.GetFrom()) > 0 && !clause(from) || len(r.GetTo()) > 0 && !clause(to) {
+		return false
+	}
+	for _, w := range when {
+		if !clause([][]cond{w}) {
+			return false
+		}
+	}
 	return true
+}
+
+// nonEmpty keeps the conditions that carry values.
+func nonEmpty(cs ...cond) []cond {
+	var out []cond
+	for _, c := range cs {
+		if len(c.values)+len(c.notVals) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }

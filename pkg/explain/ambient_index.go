@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -172,12 +173,19 @@ func (m *model) waypointFor(meta metav1.ObjectMeta, kind string) waypointTarget 
 	return waypointTarget{wp: w}
 }
 
-// serviceWaypoint is the waypoint istiod attaches to a Kubernetes Service.
+// serviceWaypoint is the waypoint istiod attaches to a Kubernetes Service
+// or a ServiceEntry (fetchWaypointForService; a waypoint's own Service has none).
 func (m *model) serviceWaypoint(svc *service) waypointTarget {
-	if svc == nil || !svc.isKube() || svc.kube.Labels[labelGatewayManaged] == managedMeshController {
+	switch {
+	case svc == nil:
 		return waypointTarget{}
+	case svc.isKube():
+		if svc.kube.Labels[labelGatewayManaged] == managedMeshController {
+			return waypointTarget{}
+		}
+		return m.waypointFor(svc.kube.ObjectMeta, "service")
 	}
-	return m.waypointFor(svc.kube.ObjectMeta, "service")
+	return m.waypointFor(svc.se.ObjectMeta, "service")
 }
 
 // workloadWaypoint is istiod's Workload.waypoint of a pod (computeWaypoint).
@@ -329,6 +337,23 @@ func (m *model) ambientWarnings(t *tracer) []string {
 	}
 	if u := m.gatewaysUnread(); u != "" && concerned {
 		out = append(out, "could not read "+gatewaysResource+" ("+u+"): which waypoints pods and Services use is unknown (reported as waypointUnknown)")
+	}
+	return out
+}
+
+// waypointRouteWarnings: the waypoints the requests go through route with
+// the Service's default route here; HTTPRoutes and VirtualServices bound to
+// a waypoint are not modelled.
+func waypointRouteWarnings(reqs []api.Request) []string {
+	var seen []string
+	for _, r := range reqs {
+		if r.Ambient != nil && r.Ambient.Waypoint != "" && !slices.Contains(seen, r.Ambient.Waypoint) {
+			seen = append(seen, r.Ambient.Waypoint)
+		}
+	}
+	var out []string
+	for _, w := range seen {
+		out = append(out, "waypoint "+w+": HTTPRoutes and VirtualServices bound to it are not modelled; the answer assumes the Service's default route")
 	}
 	return out
 }

@@ -99,6 +99,7 @@ func (m *model) explain(q Query, tracerOf func(*corev1.Pod) *tracer) (*api.Reach
 		}
 	}
 	rep.Warnings = m.warningsFor(t)
+	rep.Warnings = append(rep.Warnings, waypointRouteWarnings(rep.Requests)...)
 	rep.Warnings = append(rep.Warnings, m.versionWarnings(src, t.dst)...)
 	return rep, nil
 }

@@ -99,17 +99,7 @@ func (t *tracer) authorizeInbound(f *flow) {
 	case unread != "":
 		f.note(api.StageAuthz, in.Pod, string(a.Decision), api.Reason{Code: api.ReasonAuthzUnknown, Pod: in.Pod, Detail: unread})
 	case a.Decision == api.AuthzDeny:
-		code := api.ReasonAuthzDenied
-		if a.Action != api.AuthzActionDeny {
-			code = api.ReasonAuthzNotAllowed
-		}
-		var obj *api.ObjectRef
-		if a.Policy != "" {
-			ns, name, _ := strings.Cut(a.Policy, "/")
-			obj = ref("AuthorizationPolicy", ns, name)
-		}
-		f.fail(api.StageAuthz, in.Pod, string(a.Decision), api.Reason{Code: code, Pod: in.Pod, Port: in.Port, Object: obj, Detail: a.Reason},
-			t.authzSymptom(f, a))
+		f.fail(api.StageAuthz, in.Pod, string(a.Decision), denyReason(a, in.Pod, in.Port), t.authzSymptom(f, a))
 	case a.Decision == api.AuthzCustom:
 		var obj *api.ObjectRef
 		if a.Policy != "" {
@@ -120,6 +110,21 @@ func (t *tracer) authorizeInbound(f *flow) {
 	default:
 		f.step(api.Step{Stage: api.StageAuthz, Proxy: in.Pod, Name: string(a.Decision)})
 	}
+}
+
+// denyReason is the reason of a denial: AUTHZ_DENIED for a matching DENY
+// rule, AUTHZ_NOT_ALLOWED when ALLOW policies match nothing.
+func denyReason(a api.Authorization, pod string, port int32) api.Reason {
+	code := api.ReasonAuthzDenied
+	if a.Action != api.AuthzActionDeny {
+		code = api.ReasonAuthzNotAllowed
+	}
+	var obj *api.ObjectRef
+	if a.Policy != "" {
+		ns, name, _ := strings.Cut(a.Policy, "/")
+		obj = ref("AuthorizationPolicy", ns, name)
+	}
+	return api.Reason{Code: code, Pod: pod, Port: port, Object: obj, Detail: a.Reason}
 }
 
 // authzDecision is what the destination's RBAC filters decide for the
@@ -224,18 +229,23 @@ func (m *model) listAuthzPolicies(pod *corev1.Pod) authzSet {
 	})
 	var s authzSet
 	for _, p := range pols {
-		switch p.Spec.GetAction() {
-		case securityapi.AuthorizationPolicy_ALLOW:
-			s.allow = append(s.allow, p)
-		case securityapi.AuthorizationPolicy_DENY:
-			s.deny = append(s.deny, p)
-		case securityapi.AuthorizationPolicy_AUDIT:
-			s.audit = append(s.audit, p)
-		case securityapi.AuthorizationPolicy_CUSTOM:
-			s.custom = append(s.custom, p)
-		}
+		s.add(p)
 	}
 	return s
+}
+
+// add files a policy under its action.
+func (s *authzSet) add(p *securityv1.AuthorizationPolicy) {
+	switch p.Spec.GetAction() {
+	case securityapi.AuthorizationPolicy_ALLOW:
+		s.allow = append(s.allow, p)
+	case securityapi.AuthorizationPolicy_DENY:
+		s.deny = append(s.deny, p)
+	case securityapi.AuthorizationPolicy_AUDIT:
+		s.audit = append(s.audit, p)
+	case securityapi.AuthorizationPolicy_CUSTOM:
+		s.custom = append(s.custom, p)
+	}
 }
 
 // authzAttrs collects what the destination sees of the request.
@@ -414,6 +424,9 @@ func (c cond) httpOnly() bool {
 // principal (from); within each, every condition; within a condition,
 // any value and no not-value.
 func (m *model) ruleMatches(p *securityv1.AuthorizationPolicy, r *securityapi.Rule, action securityapi.AuthorizationPolicy_Action, a authzAttrs) bool {
+	if a.ztunnel {
+		return m.ztunnelRuleMatches(p, r, action, a) // ambient_authz.go
+	}
 	var basePerm, basePrin []cond
 	for _, w := range r.GetWhen() {
 		c := cond{key: w.GetKey(), values: w.GetValues(), notVals: w.GetNotValues()}
@@ -468,7 +481,7 @@ func (m *model) ruleMatches(p *securityv1.AuthorizationPolicy, r *securityapi.Ru
 				if len(c.values) == 0 && len(c.notVals) == 0 {
 					continue
 				}
-				if forTCP && (c.httpOnly() || a.ztunnel && c.ztunnelL7()) {
+				if forTCP && c.httpOnly() {
 					if action == securityapi.AuthorizationPolicy_ALLOW {
 						return nil, false
 					}

@@ -94,9 +94,9 @@ func (t *tracer) fixStage(f *flow) {
 		case api.ReasonWrongDestination:
 			t.wrongDestinationFixes(f, add)
 		case api.ReasonAuthzNotAllowed, api.ReasonAuthzDenied:
-			if r.Inbound != nil && r.Inbound.Authorization != nil { // not a waypoint's denial (waypoint.go)
-				t.authzFixes(f, reason, add)
-			}
+			t.authzFixes(f, reason, add)
+		case api.ReasonAmbientStrict:
+			t.ambientStrictFixes(f, add)
 		}
 	}
 	r.Fixes = t.prove(f, cands)
@@ -115,6 +115,9 @@ func (t *tracer) strictFixes(f *flow, add addFunc) {
 		port = in.Port
 	}
 	switch {
+	case t.dataplane == api.DataplaneAmbient:
+		// ztunnel sent plain TCP (the destination accepts no HBONE): a
+		// sidecar for the caller is not the change; the port can accept it.
 	case t.dataplane != api.DataplaneSidecar || !r.Captured:
 		t.noSidecarFixes(f, add, true)
 	case r.Outbound != nil && r.Outbound.Cluster == passthroughCluster:
@@ -653,9 +656,15 @@ func (t *tracer) wrongDestinationFixes(f *flow, add addFunc) {
 // authzFixes: the destination's AuthorizationPolicies refuse the request.
 func (t *tracer) authzFixes(f *flow, reason api.Reason, add addFunc) {
 	r := f.r
-	a := r.Inbound.Authorization
+	a, set, port, ok := t.denialUnderReview(f)
+	if !ok {
+		return
+	}
 	pol := t.m.authzPolicy(a.Policy)
 	if reason.Code == api.ReasonAuthzDenied && pol != nil {
+		if r.Inbound == nil || f.wp != nil || t.m.dataplaneOf(f.land.pod) == api.DataplaneAmbient {
+			return // ztunnel and waypoints: nothing of the sidecar's TCP-chain rule applies
+		}
 		fx := api.Fix{Object: "AuthorizationPolicy " + a.Policy, Ref: reason.Object, Field: fmt.Sprintf("spec.rules[%d]", *a.Rule)}
 		if r.Inbound.VirtualHost == "" && pol.Spec.GetAction() != securityapi.AuthorizationPolicy_ALLOW && ruleHasHTTPOnly(pol, *a.Rule) {
 			fx.Field = fmt.Sprintf("spec.rules[%d].to[].operation.notPorts", *a.Rule)
@@ -685,7 +694,7 @@ func (t *tracer) authzFixes(f *flow, reason api.Reason, add addFunc) {
 		// change to prove.
 		return
 	}
-	allow := enforcedPolicies(t.m.authzPolicies(t.m.podByKey[r.Inbound.Pod]).allow)
+	allow := enforcedPolicies(set.allow)
 	var target *securityv1.AuthorizationPolicy
 	if len(allow) > 0 {
 		target = allow[0]
@@ -709,6 +718,10 @@ func (t *tracer) authzFixes(f *flow, reason api.Reason, add addFunc) {
 	}
 	// Plaintext (or non-Istio TLS): the request carries no identity.
 	switch {
+	case t.dataplane == api.DataplaneNone && f.land.pod != nil && t.m.dataplaneOf(f.land.pod) == api.DataplaneAmbient:
+		if fx, effect, ok := t.ambientEnrolFix(); ok {
+			add(fx, effect...)
+		}
 	case t.dataplane != api.DataplaneSidecar || !r.Captured:
 		t.noSidecarFixes(f, add, false)
 	case r.Outbound != nil && (r.Outbound.Cluster == passthroughCluster || r.Outbound.Cluster == allowAnyDynamicDNSCluster):
@@ -717,7 +730,7 @@ func (t *tracer) authzFixes(f *flow, reason api.Reason, add addFunc) {
 				Message: fmt.Sprintf("call the pod's per-pod name %s:%d instead of the IP, so the request leaves through a service cluster with mTLS and carries the caller's identity", addr, r.Port)})
 		}
 		if p := t.m.podByKey[r.Inbound.Pod]; p != nil {
-			if tgt := t.m.serviceTargets(p, r.Inbound.Port); tgt != nil {
+			if tgt := t.m.serviceTargets(p, port); tgt != nil {
 				add(api.Fix{Object: "caller", Dial: &api.Dial{Address: tgt.svc.hostname, Port: tgt.sp.port},
 					Message: fmt.Sprintf("call the Service name %s:%d instead of the IP, so the request leaves through a service cluster with mTLS and carries the caller's identity", tgt.svc.hostname, tgt.sp.port)})
 			}

@@ -90,7 +90,7 @@ func refixed(t *testing.T, wq worldQuery, r api.Request, fx api.Fix) string {
 			patches = append(patches, objectPatch(&fx.Also[i]))
 		}
 		if fx.Requires != nil {
-			return "" // the effect needs a restart the proof models itself (TestInjectFixModelsTheRestart)
+			return "" // the effect needs a restart or the CNI, which the proof models itself (TestInjectFixModelsTheRestart, TestAmbientEnrolFixModelsTheCNI)
 		}
 		o, err := s.PatchOverlay(patches...)
 		if err != nil {

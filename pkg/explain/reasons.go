@@ -82,8 +82,6 @@ func message(r api.Reason) string {
 		return fmt.Sprintf("the Gateways could not be read (%s): whether a waypoint is on the path is unknown", r.Detail)
 	case api.ReasonAmbientStrict:
 		return fmt.Sprintf("%s (%s) on %s port %d: the connection carries no identity and istiod's %s policy denies it", r.Mode, r.Source, r.Pod, r.Port, staticStrictPolicy)
-	case api.ReasonAmbientL7Ignored:
-		return fmt.Sprintf("ztunnel enforces %s at L4 only: %s", r.Object, r.Detail)
 	case api.ReasonWrongDestination:
 		switch r.Rule {
 		case api.RuleNotAPod:

@@ -3,7 +3,6 @@ package explain
 import (
 	"fmt"
 
-	securityapi "istio.io/api/security/v1beta1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
@@ -48,6 +47,11 @@ func (t *tracer) waypointStage(f *flow) {
 		if !t.waypointAuthorize(f, hop, http) {
 			return
 		}
+		if svc.resolution == "Passthrough" {
+			// resolution NONE: the waypoint forwards to the address dialed.
+			ep = endpoint{ip: f.dialIP, port: f.c.port, pod: t.podAt(f.dialIP, f.c.port)}
+			goto land
+		}
 		cands = t.m.endpoints(svc, sp, true)
 		if len(cands) == 0 {
 			r.Balancing = api.BalancingNone
@@ -67,6 +71,7 @@ func (t *tracer) waypointStage(f *flow) {
 		}
 		ep = endpoint{ip: f.dialIP, port: f.c.port, pod: pod}
 	}
+land:
 	bal := api.BalancingNone
 	switch {
 	case cands != nil && http:
@@ -117,20 +122,12 @@ func (t *tracer) waypointAuthorize(f *flow, hop *waypointHop, http bool) bool {
 		}
 		return true
 	}
-	code := api.ReasonAuthzDenied
-	if d.Action != api.AuthzActionDeny {
-		code = api.ReasonAuthzNotAllowed
-	}
-	var obj *api.ObjectRef
-	if d.Policy != "" {
-		obj = ref("AuthorizationPolicy", nsOf(d.Policy), nameOf(d.Policy))
-	}
 	symptom := `403 Forbidden, body "RBAC: access denied" (from the waypoint)`
 	if !http {
 		symptom = "connection accepted, then closed by the waypoint (RBAC)"
 	}
 	f.r.Balancing = api.BalancingNone
-	f.fail(api.StageAuthz, proxy, string(d.Decision), api.Reason{Code: code, Pod: proxy, Port: f.c.port, Object: obj, Detail: d.Reason}, symptom)
+	f.fail(api.StageAuthz, proxy, string(d.Decision), denyReason(d, proxy, f.c.port), symptom)
 	return false
 }
 
@@ -140,18 +137,8 @@ func (t *tracer) waypointAuthorize(f *flow, hop *waypointHop, http bool) bool {
 func (m *model) waypointPolicies(hop *waypointHop) authzSet {
 	var s authzSet
 	for _, p := range m.s.AuthorizationPolicies {
-		if !targets(p, hop) {
-			continue
-		}
-		switch p.Spec.GetAction() {
-		case securityapi.AuthorizationPolicy_ALLOW:
-			s.allow = append(s.allow, p)
-		case securityapi.AuthorizationPolicy_DENY:
-			s.deny = append(s.deny, p)
-		case securityapi.AuthorizationPolicy_AUDIT:
-			s.audit = append(s.audit, p)
-		case securityapi.AuthorizationPolicy_CUSTOM:
-			s.custom = append(s.custom, p)
+		if targets(p, hop) {
+			s.add(p)
 		}
 	}
 	return s

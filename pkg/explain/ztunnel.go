@@ -39,6 +39,13 @@ func (t *tracer) ztunnelStage(f *flow) {
 			t.toWaypoint(f, wt.wp, svc, api.RuleServiceWaypoint, proxy)
 			return
 		}
+		if !svc.isKube() {
+			// A ServiceEntry without waypoint: its endpoints are not
+			// pods ztunnel knows (resolution NONE is load balancing
+			// PASSTHROUGH): plain TCP to the address.
+			t.ztunnelPassthrough(f, ip, port, proxy)
+			return
+		}
 		sp := svc.portByNumber(port)
 		if sp == nil {
 			r.TLS, r.Balancing = api.TLSNone, api.BalancingNone
@@ -56,15 +63,9 @@ func (t *tracer) ztunnelStage(f *flow) {
 		t.toWorkload(f, ep.pod, ep.ip, ep.port, eps, api.BalancingPerConnection, proxy)
 		return
 	}
-	pod := t.m.podByIP[ip]
+	pod := t.m.podByIP[ip] // hostNetwork pods are not indexed by IP (outbound.rs build_request_host_network)
 	if pod == nil {
-		amb.Path = api.AmbientPathPassthrough
-		r.TLS, r.Balancing = api.TLSPlaintext, api.BalancingNone
-		land := t.podAt(ip, port)
-		r.Protocol = t.m.podPortProtocol(land, port)
-		f.land = landing{ip: ip, port: port, pod: land, balancing: api.BalancingNone, tls: api.TLSPlaintext}
-		r.Upstream = &api.Upstream{IP: ip, Port: port, Pod: podKey(land)}
-		f.note(api.StageZtunnel, proxy, "passthrough "+hostPort(ip, port), api.Reason{Code: api.ReasonAmbientPassthrough, IP: ip, Port: port})
+		t.ztunnelPassthrough(f, ip, port, proxy)
 		return
 	}
 	r.Protocol = t.m.podPortProtocol(pod, port)
@@ -81,6 +82,21 @@ func (t *tracer) ztunnelStage(f *flow) {
 		return
 	}
 	t.toWorkload(f, pod, ip, port, nil, api.BalancingNone, proxy)
+}
+
+// ztunnelPassthrough: ztunnel has no workload or Service for the address (or a
+// ServiceEntry whose load balancing is passthrough): plain TCP to it. The
+// connection still lands where the network takes it (a hostNetwork pod of
+// that node), which ztunnel does not know: upstream.pod stays empty.
+func (t *tracer) ztunnelPassthrough(f *flow, ip string, port int32, proxy string) {
+	r := f.r
+	r.Ambient.Path = api.AmbientPathPassthrough
+	r.TLS, r.Balancing = api.TLSPlaintext, api.BalancingNone
+	land := t.podAt(ip, port)
+	r.Protocol = t.m.podPortProtocol(land, port)
+	f.land = landing{ip: ip, port: port, pod: land, balancing: api.BalancingNone, tls: api.TLSPlaintext}
+	r.Upstream = &api.Upstream{IP: ip, Port: port}
+	f.note(api.StageZtunnel, proxy, "passthrough "+hostPort(ip, port), api.Reason{Code: api.ReasonAmbientPassthrough, IP: ip, Port: port})
 }
 
 const symptomZtunnelNoUpstream = "connection reset by peer (ztunnel: no healthy upstream)"
@@ -141,14 +157,15 @@ func (t *tracer) isInstanceOf(wp *waypoint) bool {
 	return t.src.Namespace == wp.gw.Namespace && t.src.Labels[labelGatewayName] == wp.gw.Name
 }
 
-// vipService is the Kubernetes Service owning a VIP (ztunnel's
-// fetch_address finds the Service by address alone, whatever the port).
+// vipService is the Service (Kubernetes Service, or ServiceEntry with
+// addresses) owning a VIP: ztunnel's fetch_address finds it by address
+// alone, whatever the port.
 func (m *model) vipService(ip string) *service {
-	if !m.clusterIPs[ip] {
+	if !m.serviceAddrs[ip] {
 		return nil
 	}
 	for _, svc := range m.services {
-		if svc.isKube() && slices.Contains(svc.addresses, ip) {
+		if slices.Contains(svc.addresses, ip) && (svc.isKube() || len(svc.se.Spec.GetAddresses()) > 0) {
 			return svc
 		}
 	}

@@ -40,12 +40,7 @@ func (l *liveRead) listGateways(ctx context.Context, ns string) error {
 	if client == nil {
 		return nil // no client for optional kinds: none can be read
 	}
-	items, err := listIstio(ctx, l, gatewayGroup, gatewaysResource.Resource, ns, []istioVersion[*snapshot.Gateway]{{
-		version: gatewaysResource.Version,
-		list: func(ctx context.Context, ns string, opts metav1.ListOptions) ([]*snapshot.Gateway, error) {
-			return listDecoded[snapshot.Gateway](ctx, client, gatewaysResource, ns, opts)
-		},
-	}})
+	items, err := listOptional[snapshot.Gateway](ctx, l, client, gatewaysResource, ns)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, g := range items {
@@ -55,6 +50,17 @@ func (l *liveRead) listGateways(ctx context.Context, ns string) error {
 		return nil // no CRD: there are no waypoints, nothing to warn about
 	}
 	return err
+}
+
+// listOptional lists one version of an optional kind with the dynamic
+// client; a 404 (no CRD) is errNotInstalled, through listIstio.
+func listOptional[T any](ctx context.Context, l *liveRead, client dynamic.Interface, gvr schema.GroupVersionResource, ns string) ([]*T, error) {
+	return listIstio(ctx, l, gvr.Group, gvr.Resource, ns, []istioVersion[*T]{{
+		version: gvr.Version,
+		list: func(ctx context.Context, ns string, opts metav1.ListOptions) ([]*T, error) {
+			return listDecoded[T](ctx, client, gvr, ns, opts)
+		},
+	}})
 }
 
 // listDecoded lists gvr and decodes each item from its JSON form.

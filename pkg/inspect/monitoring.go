@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/podreach/kubectl-podreach/pkg/snapshot"
@@ -39,12 +38,7 @@ func (l *liveRead) listMonitors(gvr schema.GroupVersionResource, into *[]snapsho
 		if client == nil {
 			return errNotInstalled // no client for optional kinds: none can be read
 		}
-		items, err := listIstio(ctx, l, gvr.Group, gvr.Resource, ns, []istioVersion[*snapshot.Monitor]{{
-			version: gvr.Version,
-			list: func(ctx context.Context, ns string, opts metav1.ListOptions) ([]*snapshot.Monitor, error) {
-				return listDecoded[snapshot.Monitor](ctx, client, gvr, ns, opts)
-			},
-		}})
+		items, err := listOptional[snapshot.Monitor](ctx, l, client, gvr, ns)
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		for _, m := range items {

@@ -122,12 +122,6 @@ const (
 	// istio_converted_static_strict policy denies it (ztunnel resets the
 	// connection). Fields: Pod, Port, Object (the PeerAuthentication).
 	ReasonAmbientStrict ReasonCode = "AMBIENT_STRICT"
-	// ReasonAmbientL7Ignored (stage authorization, pass): ztunnel enforces
-	// AuthorizationPolicies at L4 only: istiod dropped the HTTP parts of
-	// the named policy (ALLOW rules with HTTP fields removed, DENY rules
-	// without their HTTP fields) or the whole policy (CUSTOM, AUDIT,
-	// targetRefs). Fields: Object (the policy), Detail.
-	ReasonAmbientL7Ignored ReasonCode = "AMBIENT_L7_IGNORED"
 )
 
 // ReasonCodes lists every ReasonCode.
@@ -136,7 +130,7 @@ var ReasonCodes = []ReasonCode{ReasonDNSNXDomain, ReasonNoVirtualHost, ReasonNoR
 	ReasonNoEndpoints, ReasonNoServicePort, ReasonClientTLS, ReasonStrictRejectsPlaintext, ReasonStrictRejectsNonIstioTLS,
 	ReasonProtocolError, ReasonInboundRejected, ReasonAuthzDenied, ReasonAuthzNotAllowed, ReasonAuthzCustom, ReasonAuthzUnknown,
 	ReasonWrongDestination, ReasonAmbientNotEnrolled, ReasonAmbientHBONE, ReasonAmbientWaypoint, ReasonAmbientPassthrough,
-	ReasonAmbientPlaintext, ReasonAmbientWaypointUnknown, ReasonAmbientStrict, ReasonAmbientL7Ignored}
+	ReasonAmbientPlaintext, ReasonAmbientWaypointUnknown, ReasonAmbientStrict}
 
 // Rule refines a reason code: which of the code's Istio rules applied.
 type Rule string

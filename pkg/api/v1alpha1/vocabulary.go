@@ -264,10 +264,14 @@ const (
 	// RequiresCertificates: the caller must mount Istio's certificates and
 	// present them (e.g. Prometheus scraping with TLS).
 	RequiresCertificates FixRequirement = "certificates"
+	// RequiresCNI: the istio-cni node agent on the pod's node must enrol
+	// the pod in ambient (it redirects running pods and annotates them
+	// ambient.istio.io/redirection=enabled).
+	RequiresCNI FixRequirement = "cni"
 )
 
 // FixRequirements lists every FixRequirement value.
-var FixRequirements = []FixRequirement{RequiresRestart, RequiresCertificates}
+var FixRequirements = []FixRequirement{RequiresRestart, RequiresCertificates, RequiresCNI}
 
 // DiffChange says how an overlay changes a request's outcome.
 type DiffChange string
