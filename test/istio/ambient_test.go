@@ -127,6 +127,7 @@ type request struct {
 	Path     string `json:"path"`
 	DialedIP string `json:"dialedIP"`
 	Verdict  string `json:"verdict"`
+	TLS      string `json:"tls"`
 	Upstream *struct {
 		Pod  string `json:"pod"`
 		IP   string `json:"ip"`
@@ -249,6 +250,14 @@ func (ix *ambientIndex) compareRequest(rep report, r request, query []string) co
 	if e.comparePath {
 		c.add("requests[].ambient.path", oursPath, e.path)
 		c.add("requests[].ambient.waypoint", oursWaypoint, e.waypoint)
+		// HBONE is mTLS with the sender's certificate; the other paths
+		// carry the application's bytes as they are.
+		switch e.path {
+		case "hbone", "waypoint":
+			c.add("requests[].tls", r.TLS, "mtls")
+		case "tcp", "passthrough", "inbound-only":
+			c.add("requests[].tls", r.TLS, "plaintext")
+		}
 	}
 	if e.serviceWaypoint != "" || r.Ambient != nil {
 		c.add("requests[].ambient.serviceWaypoint", oursSvcWaypoint, e.serviceWaypoint)
