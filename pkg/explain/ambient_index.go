@@ -141,29 +141,23 @@ func useWaypoint(meta metav1.ObjectMeta, defaultNS string) (key string, none boo
 // check of fetchWaypointForService (kind "service") or
 // fetchWaypointForWorkload (kind "workload").
 func (m *model) waypointFor(meta metav1.ObjectMeta, kind string) waypointTarget {
-	if m.gatewaysUnread() != "" {
-		if _, none := useWaypoint(meta, meta.Namespace); none {
-			return waypointTarget{}
-		}
-		return waypointTarget{unknown: true}
-	}
-	var w *waypoint
 	key, none := useWaypoint(meta, meta.Namespace)
 	switch {
 	case none:
 		return waypointTarget{}
-	case key != "":
-		w = m.waypoints[key]
-	default:
+	case key == "":
 		ns := m.namespaces[meta.Namespace]
 		if ns == nil {
 			return waypointTarget{}
 		}
 		if key, _ = useWaypoint(ns.ObjectMeta, meta.Namespace); key == "" {
-			return waypointTarget{}
+			return waypointTarget{} // no use-waypoint anywhere: no waypoint, whatever the Gateways
 		}
-		w = m.waypoints[key]
 	}
+	if m.gatewaysUnread() != "" {
+		return waypointTarget{unknown: true} // named, but the Gateways are unread
+	}
+	w := m.waypoints[key]
 	if w == nil || !m.allowsFrom(w, meta.Namespace) {
 		return waypointTarget{} // not ready, or attachment denied
 	}

@@ -65,6 +65,8 @@ func TestWaypointBinding(t *testing.T) {
 		{"missing waypoint", nil, map[string]string{labelUseWaypoint: "nope"}, "service", "", false},
 		{"gateways forbidden", map[string]string{labelUseWaypoint: "ns-wp"}, nil, "service", "?", true},
 		{"gateways forbidden, opted out", nil, map[string]string{labelUseWaypoint: "none"}, "service", "", true},
+		{"gateways forbidden, no use-waypoint anywhere", nil, nil, "service", "", true},
+		{"gateways forbidden, object label", nil, map[string]string{labelUseWaypoint: "all-wp"}, "workload", "?", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := waypointWorld(tc.nsLabels, tc.unread)

@@ -90,6 +90,10 @@ func shared(t *testing.T) *harness.Cluster {
 			// The optional kinds of --scrape, which the monitor world holds.
 			_, sharedErr = sharedCluster.InstallCRDs(ctx, filepath.Join(harness.RootDir(), "test", "e2e", "testdata", "monitoring-crds.yaml"))
 		}
+		if sharedErr == nil {
+			// The optional kind of ambient mode (waypoints), which the ambient worlds hold.
+			_, sharedErr = sharedCluster.InstallCRDs(ctx, filepath.Join(harness.RootDir(), "test", "e2e", "testdata", "gateway-crds.yaml"))
+		}
 	})
 	if sharedErr != nil {
 		t.Fatalf("the shared cluster did not start: %v", sharedErr)
