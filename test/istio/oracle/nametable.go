@@ -64,6 +64,7 @@ func NameTable(t *testing.T, cfg Config) {
 							}
 							if is == nil {
 								is = newIstio(t, w)
+								is.localDNS = cfg.LocalDNS
 							}
 							checked++
 							worlds[w.Name] = true
