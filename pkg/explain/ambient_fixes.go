@@ -37,9 +37,21 @@ func (t *tracer) ambientEnrolFix() (api.Fix, []snapshot.ObjectPatch, bool) {
 // ambient workload (istio_converted_static_strict): give the caller an
 // identity (ambient enrolment), or accept plaintext on the port.
 func (t *tracer) ambientStrictFixes(f *flow, add addFunc) {
-	if t.dataplane == api.DataplaneNone {
+	switch t.dataplane {
+	case api.DataplaneNone:
 		if fx, effect, ok := t.ambientEnrolFix(); ok {
 			add(fx, effect...)
+		}
+	case api.DataplaneSidecar:
+		// A sidecar sends a pod IP through PassthroughCluster, plaintext; by
+		// the Service name it tunnels HBONE to the endpoint with its identity.
+		if in := f.r.Inbound; in != nil && f.r.Ambient != nil && f.r.Ambient.Path == api.AmbientPathInboundOnly {
+			if p := t.m.podByKey[in.Pod]; p != nil {
+				if tgt := t.m.serviceTargets(p, in.Port); tgt != nil {
+					add(api.Fix{Object: "caller", Dial: &api.Dial{Address: tgt.svc.hostname, Port: tgt.sp.port},
+						Message: fmt.Sprintf("call the Service name %s:%d instead of the pod IP: the sidecar then tunnels HBONE to the endpoint with its identity", tgt.svc.hostname, tgt.sp.port)})
+				}
+			}
 		}
 	}
 	if in := f.r.Inbound; in != nil {

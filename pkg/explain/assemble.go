@@ -55,6 +55,7 @@ func (m *model) explain(q Query, tracerOf func(*corev1.Pod) *tracer) (*api.Reach
 	for _, cp := range m.controlPlanes {
 		rep.Mesh.ControlPlanes = append(rep.Mesh.ControlPlanes, cp.api())
 	}
+	landing := dst // the pod whose AuthorizationPolicies the requests meet
 	if dst != nil {
 		w := m.workload(dst, q.Destination.ChosenFrom)
 		rep.Destination = &w
@@ -89,6 +90,7 @@ func (m *model) explain(q Query, tracerOf func(*corev1.Pod) *tracer) (*api.Reach
 			w := m.workload(p, "")
 			rep.Destination = &w
 		}
+		landing = p
 	}
 	for _, r := range rep.Requests {
 		rep.Summary.Requests++
@@ -101,6 +103,7 @@ func (m *model) explain(q Query, tracerOf func(*corev1.Pod) *tracer) (*api.Reach
 	rep.Warnings = m.warningsFor(t)
 	rep.Warnings = append(rep.Warnings, waypointRouteWarnings(rep.Requests)...)
 	rep.Warnings = append(rep.Warnings, m.versionWarnings(src, t.dst)...)
+	rep.Warnings = append(rep.Warnings, m.trustDomainWarnings(landing)...)
 	return rep, nil
 }
 
@@ -132,10 +135,13 @@ func (m *model) workload(p *corev1.Pod, chosen string) api.Workload {
 	}
 	w.DNSCapture = m.proxySettingsOf(p).dnsCapture
 	w.Ambient = m.ambientOf(p)
-	if w.Dataplane == api.DataplaneSidecar {
+	if w.Dataplane == api.DataplaneSidecar || w.Dataplane == api.DataplaneAmbient {
 		pa := m.composePeerAuthentication(p.Namespace, p.Labels)
 		w.PeerAuthentication = pa.summary()
 		w.AuthorizationPolicies = m.authzPolicies(p).names()
+		if w.Dataplane == api.DataplaneAmbient {
+			w.AuthorizationPolicies = m.ztunnelPolicies(m.authzPolicies(p)).names() // what istiod sends ztunnel
+		}
 		if pa.decider != nil {
 			w.PeerAuthenticationRef = ref("PeerAuthentication", pa.decider.Namespace, pa.decider.Name)
 		}

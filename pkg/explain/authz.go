@@ -53,8 +53,11 @@ type authzAttrs struct {
 	// hasToken: the request carries a JWT where jwt_authn looks for one;
 	// jwtClaimsMatch is the assumption made about its claims.
 	hasToken, jwtClaimsMatch bool
-	// ztunnel: the destination is ztunnel (ambient_authz.go): istiod's
-	// conversion treats more fields as HTTP than a sidecar's TCP chain.
+	// trustDomains: the destination's istiod knows source.trustDomains
+	// (ruleSourceTrustDomains).
+	trustDomains bool
+	// ztunnel: the destination is ztunnel (ambient_authz.go): rules are
+	// converted and matched as istiod and ztunnel do (ztunnelRuleMatches).
 	ztunnel bool
 }
 
@@ -264,6 +267,7 @@ func (t *tracer) authzAttrs(f *flow) authzAttrs {
 	if a.method == "" {
 		a.method = "GET"
 	}
+	a.trustDomains = t.m.podIstiodRule(ruleSourceTrustDomains, f.land.pod)
 	if a.http {
 		_, query, _ := strings.Cut(a.path, "?")
 		a.hasToken = strings.HasPrefix(strings.ToLower(a.headers["authorization"]), "bearer ") ||
@@ -428,8 +432,12 @@ func (m *model) ruleMatches(p *securityv1.AuthorizationPolicy, r *securityapi.Ru
 		return m.ztunnelRuleMatches(p, r, action, a) // ambient_authz.go
 	}
 	var basePerm, basePrin []cond
+	tdKnown := a.trustDomains
 	for _, w := range r.GetWhen() {
 		c := cond{key: w.GetKey(), values: w.GetValues(), notVals: w.GetNotValues()}
+		if c.key == "source.trustDomain" && !tdKnown {
+			return false // model.New: "unknown attribute", the rule is skipped
+		}
 		switch c.key {
 		case "destination.ip", "destination.port", "connection.sni":
 			basePerm = append(basePerm, c)
@@ -445,10 +453,12 @@ func (m *model) ruleMatches(p *securityv1.AuthorizationPolicy, r *securityapi.Ru
 				cond{"source.principal", s.GetPrincipals(), s.GetNotPrincipals()},
 				cond{"requestPrincipals", s.GetRequestPrincipals(), s.GetNotRequestPrincipals()},
 				cond{"source.serviceAccount", s.GetServiceAccounts(), s.GetNotServiceAccounts()},
-				cond{"source.trustDomain", s.GetTrustDomains(), s.GetNotTrustDomains()},
 				cond{"source.namespace", s.GetNamespaces(), s.GetNotNamespaces()},
 				cond{"remote.ip", s.GetRemoteIpBlocks(), s.GetNotRemoteIpBlocks()},
 				cond{"source.ip", s.GetIpBlocks(), s.GetNotIpBlocks()})
+			if tdKnown { // before 1.31 istiod's decoder drops the fields
+				l = append(l, cond{"source.trustDomain", s.GetTrustDomains(), s.GetNotTrustDomains()})
+			}
 		}
 		principals = append(principals, l)
 	}
@@ -741,4 +751,23 @@ func (t *tracer) authzSymptom(f *flow, d api.Authorization) string {
 		return "gRPC status PERMISSION_DENIED (7) \"RBAC: access denied\"; " + log
 	}
 	return `403 Forbidden, body "RBAC: access denied"; ` + log
+}
+
+// trustDomainFields lists what of a policy an istiod before
+// ruleSourceTrustDomains does not know: the rules with a from on
+// source.trustDomains / notTrustDomains (dropped: those froms lose that
+// condition) and those with a when on source.trustDomain (skipped).
+func trustDomainFields(p *securityv1.AuthorizationPolicy) (dropped, skipped []int) {
+	for i, r := range p.Spec.GetRules() {
+		if slices.ContainsFunc(r.GetWhen(), func(c *securityapi.Condition) bool { return c.GetKey() == "source.trustDomain" }) {
+			skipped = append(skipped, i)
+			continue
+		}
+		if slices.ContainsFunc(r.GetFrom(), func(f *securityapi.Rule_From) bool {
+			return len(f.GetSource().GetTrustDomains())+len(f.GetSource().GetNotTrustDomains()) > 0
+		}) {
+			dropped = append(dropped, i)
+		}
+	}
+	return dropped, skipped
 }

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
 )
 
@@ -145,6 +147,9 @@ func (m *model) versionWarnings(pods ...*corev1.Pod) []string {
 	} else if m.cp != nil && m.cp.minor > 0 && !verified(m.cp.minor) {
 		out = append(out, fmt.Sprintf("the control plane %s runs Istio %s: podreach's model is verified against Istio %s only", m.cp.key(), m.cp.version, verifiedOn))
 	}
+	if m.meshRejected != "" {
+		out = append(out, m.meshRejected)
+	}
 	seen := map[string]bool{}
 	for _, p := range pods {
 		if p == nil || seen[p.Namespace+"/"+p.Name] {
@@ -218,4 +223,50 @@ func (m *model) proxySettingsOf(p *corev1.Pod) proxySettings {
 	}
 	on := func(k string) bool { b, _ := strconv.ParseBool(md[k]); return b }
 	return proxySettings{dnsCapture: on("ISTIO_META_DNS_CAPTURE"), dnsAutoAllocate: on("ISTIO_META_DNS_AUTO_ALLOCATE")}
+}
+
+// trustDomainWarnings: under an istiod that does not know
+// source.trustDomains (ruleSourceTrustDomains), each AuthorizationPolicy
+// of the pods that uses them.
+func (m *model) trustDomainWarnings(pods ...*corev1.Pod) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range pods {
+		if p == nil || m.dataplaneOf(p) != api.DataplaneSidecar || m.podIstiodRule(ruleSourceTrustDomains, p) {
+			continue
+		}
+		minor := m.istioMinor
+		if cp := m.controlPlaneFor(p); cp != nil && cp.minor > 0 {
+			minor = cp.minor
+		}
+		s := m.authzPolicies(p)
+		for _, l := range [][]*securityv1.AuthorizationPolicy{s.custom, s.deny, s.allow, s.audit} {
+			for _, pol := range l {
+				dropped, skipped := trustDomainFields(pol)
+				if len(dropped)+len(skipped) == 0 || seen[polKey(pol)] {
+					continue
+				}
+				seen[polKey(pol)] = true
+				since := versionRules[ruleSourceTrustDomains].since
+				if len(dropped) > 0 {
+					out = append(out, fmt.Sprintf("AuthorizationPolicy %s uses source.trustDomains/notTrustDomains (rules %s), which Istio 1.%d does not know (they exist from 1.%d): its istiod drops them, so those sources match without that condition (a source with nothing else matches every request)",
+						polKey(pol), intList(dropped), minor, since))
+				}
+				if len(skipped) > 0 {
+					out = append(out, fmt.Sprintf("AuthorizationPolicy %s has a when on source.trustDomain (rules %s), which Istio 1.%d does not know (it exists from 1.%d): its istiod skips those rules",
+						polKey(pol), intList(skipped), minor, since))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// intList is "1, 4, 5".
+func intList(l []int) string {
+	out := make([]string, len(l))
+	for i, v := range l {
+		out[i] = strconv.Itoa(v)
+	}
+	return strings.Join(out, ", ")
 }

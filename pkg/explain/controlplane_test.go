@@ -16,6 +16,12 @@ import (
 // explainFile runs a URL query against a world under testdata/.
 func explainFile(t *testing.T, file, src, target string) *api.Reachability {
 	t.Helper()
+	return explainPath(t, filepath.Join("testdata", file), src, target)
+}
+
+// explainPath runs a URL query against the world file at path.
+func explainPath(t *testing.T, path, src, target string) *api.Reachability {
+	t.Helper()
 	s, err := podref.Parse(src, "default")
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +30,7 @@ func explainFile(t *testing.T, file, src, target string) *api.Reachability {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := inspect.NewFileReader([]string{filepath.Join("testdata", file)}, nil).
+	res, err := inspect.NewFileReader([]string{path}, nil).
 		Read(context.Background(), inspect.Request{Source: s, TargetHost: tg.Host})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +60,7 @@ func TestControlPlane(t *testing.T) {
 	}{
 		{"app/client", "istio-system/istiod-canary-7c8d9e6f5-fghij", "canary", "1.31", "web.shop.svc.cluster.local:80", nil},
 		{"shop/web-0", "istio-system/istiod-6d9f7c5b8-abcde", "default", "1.30", "allow_any", []string{
-			"control plane istio-system/istiod-6d9f7c5b8-abcde runs Istio 1.30.2: podreach's model is verified against Istio 1.31 only",
+			"control plane istio-system/istiod-6d9f7c5b8-abcde runs Istio 1.30.2: podreach's model is verified against Istio 1.27, 1.31 only",
 			"pod shop/web-0 runs istio-proxy 1.29.1"}},
 		{"shop/legacy-0", "istio-system/istiod-6d9f7c5b8-abcde", "default", "1.30", "allow_any", []string{
 			"runs Istio 1.30.2", "pod shop/legacy-0 runs istio-proxy 1.28.0: podreach's model is verified",

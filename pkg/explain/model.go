@@ -37,6 +37,10 @@ type model struct {
 	// controlPlanes are the istiod pods read; cp is SRC's (nil when not read).
 	controlPlanes []*controlPlane
 	cp            *controlPlane
+	// meshRejected says why the control plane that reads the mesh
+	// ConfigMap cannot parse it ("" when it can): the model then runs on
+	// Istio's defaults (meshVersionCheck).
+	meshRejected string
 
 	namespaces map[string]*corev1.Namespace
 	pods       []*corev1.Pod
@@ -176,6 +180,8 @@ func newModel(s *snapshot.Snapshot) *model {
 			}
 		}
 	}
+	m.controlPlanes = newControlPlanes(s.ControlPlane)
+	m.meshVersionCheck() // before the services: their exportTo defaults come from the mesh config
 	for i := range s.EndpointSlices {
 		es := &s.EndpointSlices[i]
 		name := es.Labels[discoveryv1.LabelServiceName]
@@ -206,7 +212,6 @@ func newModel(s *snapshot.Snapshot) *model {
 		return a.namespace < b.namespace
 	})
 	m.detectVersionAndDomain()
-	m.controlPlanes = newControlPlanes(s.ControlPlane)
 	m.waypoints = ambientWaypoints(s.Gateways)
 	// Indexes: a 10 000-pod cluster has ~5 000 Services, and the model asks
 	// these per request (docs/PERFORMANCE.md).

@@ -36,6 +36,10 @@ type sidecarScope struct {
 	// ISTIO_META_DNS_AUTO_ALLOCATE).
 	proxy    proxySettings
 	autoVIPs bool
+	// excludes: a "~" namespace prefix on an egress host excludes
+	// (ruleSidecarEgressExclude, istiod ≥ 1.31); before, "~…" is a
+	// namespace name that no Service has.
+	excludes bool
 }
 
 // selectSidecar mirrors pilot/pkg/model/push_context.go getSidecarScope: in
@@ -95,6 +99,7 @@ func (m *model) newSidecarScope(pod *corev1.Pod) *sidecarScope {
 		proxy:          m.proxySettingsOf(pod),
 	}
 	sc.autoVIPs = sc.proxy.dnsCapture && m.istiodRule(ruleSEAutoAllocateController)
+	sc.excludes = m.istiodRule(ruleSidecarEgressExclude)
 	if sc.sidecar != nil {
 		sc.egressHosts = nil
 		for _, eg := range sc.sidecar.Spec.GetEgress() {
@@ -169,7 +174,8 @@ func (m *model) exportedTo(exportTo []string, owner, viewer string) bool {
 // on the namespace ("~/*", "~ns/host", "~*/host") excludes instead, and an
 // exclusion in the service's namespace or the wildcard one wins over any
 // import (selectServices checks Excluded first); host "*", "*.suffix" or an
-// exact hostname.
+// exact hostname. Before 1.31 (sc.excludes false) "~" and "~ns" are plain
+// namespace names: no Service is in them, so those entries import nothing.
 func (sc *sidecarScope) egressImports(ns, hostname, proxyNS string) bool {
 	nsOf := func(hns string) string {
 		if hns == "." {
@@ -179,7 +185,7 @@ func (sc *sidecarScope) egressImports(ns, hostname, proxyNS string) bool {
 	}
 	for _, h := range sc.egressHosts {
 		hns, hhost, ok := strings.Cut(h, "/")
-		if !ok || !strings.HasPrefix(hns, "~") {
+		if !ok || !sc.excludes || !strings.HasPrefix(hns, "~") {
 			continue
 		}
 		ens := nsOf(strings.TrimPrefix(hns, "~"))
@@ -192,7 +198,7 @@ func (sc *sidecarScope) egressImports(ns, hostname, proxyNS string) bool {
 	}
 	for _, h := range sc.egressHosts {
 		hns, hhost, ok := strings.Cut(h, "/")
-		if !ok || strings.HasPrefix(hns, "~") {
+		if !ok || sc.excludes && strings.HasPrefix(hns, "~") {
 			continue
 		}
 		if hns = nsOf(hns); hns != "*" && hns != ns {

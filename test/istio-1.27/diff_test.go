@@ -25,13 +25,14 @@ func TestDifferential(t *testing.T) {
 	gaps := maps.Clone(oracle.SimulatorGaps)
 	maps.Copy(gaps, exceptions)
 	oracle.Differential(t, oracle.Config{
-		Istio:       IstioVersion,
-		Version:     Release,
-		Worlds:      []string{"../../examples/*.yaml", "../istio/worlds/*.yaml"},
-		Rewrite:     func(b []byte) []byte { return atRelease(b, Release) },
-		Exceptions:  gaps,
-		MinWorlds:   20,
-		MinRequests: 150,
+		Istio:        IstioVersion,
+		Version:      Release,
+		Worlds:       []string{"../../examples/*.yaml", "../istio/worlds/*.yaml"},
+		Rewrite:      func(b []byte) []byte { return atRelease(b, Release) },
+		ReadAsIstiod: true,
+		Exceptions:   gaps,
+		MinWorlds:    20,
+		MinRequests:  150,
 	})
 }
 

@@ -8,7 +8,7 @@
 # 1.32) are built apart from test/istio's 1.31 ones: cold, that took 66 minutes
 # here on 2 cores shared with four other builds (10-15 expected alone); Go's
 # build cache (GOCACHE, ~/.cache/go-build) keeps it, and the differential
-# itself then takes ~6 minutes (README, "Verified against Istio").
+# itself then takes 5-8 minutes (README, "Verified against Istio").
 #
 # PODREACH_ISTIO127=0 skips it, =1 runs it whatever the cache. Unset, under CI
 # (.ci/run exports PODREACH_CI_START) it runs when its build is in Go's cache,

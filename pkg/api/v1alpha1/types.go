@@ -59,7 +59,9 @@ type Workload struct {
 	PeerAuthentication string `json:"peerAuthentication,omitempty"`
 	// PeerAuthenticationRef is the policy that decides the workload's mode (DST only; none: PERMISSIVE by default).
 	PeerAuthenticationRef *ObjectRef `json:"peerAuthenticationRef,omitempty"`
-	// AuthorizationPolicies are NS/NAME of the policies in force on the workload (DST only, sidecar).
+	// AuthorizationPolicies are NS/NAME of the policies in force on the
+	// workload (DST only): its sidecar's, or those istiod sends its ztunnel
+	// (ambient: no targetRefs, CUSTOM, AUDIT or dry-run ones).
 	AuthorizationPolicies []string `json:"authorizationPolicies,omitempty"`
 	// Sidecar names the Sidecar resource scoping this proxy (SRC only), NS/NAME.
 	Sidecar string `json:"sidecar,omitempty"`
@@ -199,7 +201,8 @@ type Reaches struct {
 type Step struct {
 	Stage Stage `json:"stage"`
 	// Proxy is who acts: "NS/NAME" of the pod whose proxy (or app) it is,
-	// "dns" or "kube-proxy".
+	// "dns" or "kube-proxy"; in ambient mode "ztunnel NODE" (the ztunnel of
+	// that node) or the waypoint's "NS/NAME".
 	Proxy string `json:"proxy,omitempty"`
 	// Name is the object the stage picked, named as Istio/Envoy name it: a
 	// listener, "ROUTECONFIG/VIRTUALHOST", a cluster, a filter chain; an

@@ -2,6 +2,7 @@ package oracle
 
 import (
 	"fmt"
+	meshconfig "istio.io/api/mesh/v1alpha1"
 	"net"
 	"net/url"
 	"regexp"
@@ -45,6 +46,7 @@ type authzFilter struct {
 	ExtAuthz bool
 	Enabled  *matcherpb.MetadataMatcher // filter_enabled_metadata; nil: always
 	Service  string                     // the provider's cluster
+	GRPC     bool                       // a gRPC (not HTTP) ext_authz service
 }
 
 // authzChain is the authorization part of a matched inbound filter chain.
@@ -58,6 +60,9 @@ type authzChain struct {
 	// JWT is where the jwt_authn filter (a RequestAuthentication) looks
 	// for tokens; nil without the filter.
 	JWT *tokenLocations
+	// Providers are the mesh config's extensionProviders, to name the
+	// provider of an ext_authz filter whose metadata does not (providerOf).
+	Providers []*meshconfig.MeshConfig_ExtensionProvider
 }
 
 // tokenLocations are the places a jwt_authn filter reads tokens from
@@ -82,7 +87,7 @@ func authzOf(fc *listener.FilterChain) (authzChain, error) {
 			c := &extauthztcp.ExtAuthz{}
 			if err = f.GetTypedConfig().UnmarshalTo(c); err == nil {
 				out.Filters = append(out.Filters, authzFilter{Name: f.GetName(), ExtAuthz: true, Enabled: c.GetFilterEnabledMetadata(),
-					Service: c.GetGrpcService().GetEnvoyGrpc().GetClusterName()})
+					Service: c.GetGrpcService().GetEnvoyGrpc().GetClusterName(), GRPC: true})
 			}
 		case wellknown.HTTPConnectionManager:
 			out.HTTP, out.HCM = true, &hcm.HttpConnectionManager{}
@@ -108,7 +113,8 @@ func authzOf(fc *listener.FilterChain) (authzChain, error) {
 					if svc == "" {
 						svc = c.GetHttpService().GetServerUri().GetCluster()
 					}
-					out.Filters = append(out.Filters, authzFilter{Name: hf.GetName(), ExtAuthz: true, Enabled: c.GetFilterEnabledMetadata(), Service: svc})
+					out.Filters = append(out.Filters, authzFilter{Name: hf.GetName(), ExtAuthz: true, Enabled: c.GetFilterEnabledMetadata(), Service: svc,
+						GRPC: c.GetGrpcService() != nil})
 				}
 				if err != nil {
 					return out, fmt.Errorf("%s: %v", hf.GetName(), err)
@@ -186,7 +192,7 @@ func (c authzChain) String() string {
 	var parts []string
 	for _, f := range c.Filters {
 		if f.ExtAuthz {
-			parts = append(parts, "ext_authz("+providerOf(f)+")")
+			parts = append(parts, "ext_authz("+c.providerOf(f)+")")
 			continue
 		}
 		var in []string
@@ -252,7 +258,7 @@ func (c authzChain) decide(req *rbacRequest) (istioAuthz, error) {
 				}
 			}
 			if on != no && pending == nil {
-				p := istioAuthz{Decision: "custom", Action: "CUSTOM", Provider: providerOf(f)}
+				p := istioAuthz{Decision: "custom", Action: "CUSTOM", Provider: c.providerOf(f)}
 				if f.Enabled != nil {
 					p.Policy = req.Metadata[f.Enabled.GetFilter()][f.Enabled.GetPath()[0].GetKey()]
 				}
@@ -332,10 +338,46 @@ func actionOf(policy, action string) string {
 
 // providerOf names the CUSTOM provider of an ext_authz filter: istiod's
 // filter_enabled_metadata prefix is istio-ext-authz-PROVIDER
-// (builder/extauthz.go generateFilterMatcherForProvider); else its cluster.
-func providerOf(f authzFilter) string {
-	if p := f.Enabled.GetValue().GetStringMatch().GetPrefix(); strings.HasPrefix(p, extAuthzPrefix) {
+// (builder/extauthz.go generateFilterMatcherForProvider, Istio ≥ 1.30).
+// Before, the prefix names no provider ("istio-ext-authz-ns[…]": one per
+// workload) and the provider is the one of c.Providers whose cluster is
+// the filter's: istiod names it outbound|PORT||HOST from the provider's
+// service and port (builder/extauthz.go buildExtAuthz*), HOST without a
+// "NS/" prefix; of the same kind (gRPC or HTTP) when several share it.
+// Else the cluster itself.
+func (c authzChain) providerOf(f authzFilter) string {
+	if p := f.Enabled.GetValue().GetStringMatch().GetPrefix(); strings.HasPrefix(p, extAuthzPrefix) && !strings.HasPrefix(p, extAuthzPrefix+"ns[") {
 		return strings.TrimPrefix(p, extAuthzPrefix)
+	}
+	var names, ofKind []string
+	for _, p := range c.Providers {
+		var host string
+		var port uint32
+		grpc := false
+		switch {
+		case p.GetEnvoyExtAuthzGrpc() != nil:
+			host, port, grpc = p.GetEnvoyExtAuthzGrpc().GetService(), p.GetEnvoyExtAuthzGrpc().GetPort(), true
+		case p.GetEnvoyExtAuthzHttp() != nil:
+			host, port = p.GetEnvoyExtAuthzHttp().GetService(), p.GetEnvoyExtAuthzHttp().GetPort()
+		default:
+			continue
+		}
+		if _, h, ok := strings.Cut(host, "/"); ok {
+			host = h
+		}
+		if fmt.Sprintf("outbound|%d||%s", port, host) != f.Service {
+			continue
+		}
+		names = append(names, p.GetName())
+		if grpc == f.GRPC {
+			ofKind = append(ofKind, p.GetName())
+		}
+	}
+	switch {
+	case len(names) == 1:
+		return names[0]
+	case len(ofKind) == 1:
+		return ofKind[0]
 	}
 	return f.Service
 }

@@ -5,6 +5,8 @@ import (
 
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -27,6 +29,10 @@ import (
 	"istio.io/istio/pilot/pkg/simulation"
 	"istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pilot/test/xdstest"
+	"istio.io/istio/pkg/config"
+	"istio.io/istio/pkg/config/schema/collections"
+	"istio.io/istio/pkg/config/schema/resource"
+	kubeyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 // istio is Istio's own control plane for one world: the fake discovery
@@ -50,10 +56,11 @@ type sidecar struct {
 }
 
 func newIstio(t *testing.T, w *world) *istio {
-	configs, _, err := crd.ParseInputs(w.IstioYAML)
+	configs, rejected, err := parseConfigs(w.IstioYAML, w.asIstiod)
 	if err != nil {
 		t.Fatalf("%s: Istio config: %v", w.Name, err)
 	}
+	w.Rejected = append(w.Rejected, rejected...)
 	for i := range configs {
 		// istiod's CRD client stamps every config with the cluster's domain
 		// suffix (pilot/pkg/config/kube/crdclient/client.go), which is how a
@@ -515,4 +522,43 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// parseConfigs is crd.ParseInputs (decode, convert, validate each object)
+// except that, asIstiod, an object the validation rejects is kept as
+// converted and named in rejected: istiod's informers never validate
+// (pilot/pkg/config/kube/crdclient) and its decoder drops fields it does
+// not know (istio.io/api *_json.gen.go AllowUnknownFields), so an object
+// written through a newer API is served without them.
+func parseConfigs(inputs string, asIstiod bool) (configs []config.Config, rejected []string, err error) {
+	dec := kubeyaml.NewYAMLOrJSONDecoder(strings.NewReader(inputs), 512*1024)
+	for {
+		obj := crd.IstioKind{}
+		if err := dec.Decode(&obj); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, nil, fmt.Errorf("cannot parse proto message: %v", err)
+		}
+		if reflect.DeepEqual(obj, crd.IstioKind{}) {
+			continue
+		}
+		gvk := obj.GroupVersionKind()
+		s, ok := collections.PilotGatewayAPI().FindByGroupVersionAliasesKind(resource.FromKubernetesGVK(&gvk))
+		if !ok {
+			continue
+		}
+		cfg, err := crd.ConvertObject(s, &obj, "")
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot parse proto message for %v: %v", obj.Name, err)
+		}
+		if _, err := s.ValidateConfig(*cfg); err != nil {
+			if !asIstiod {
+				return nil, nil, fmt.Errorf("configuration is invalid: %v", err)
+			}
+			rejected = append(rejected, fmt.Sprintf("%s %s/%s: validation rejects it (%s): istiod serves it as stored, without the fields it does not know",
+				gvk.Kind, obj.Namespace, obj.Name, strings.Join(strings.Fields(err.Error()), " ")))
+		}
+		configs = append(configs, *cfg)
+	}
+	return configs, rejected, nil
 }

@@ -40,6 +40,10 @@ type world struct {
 	// Minor, when set, is the Istio minor ("1.27") the world's proxies were
 	// moved to (Config.Version): podreach must answer for it.
 	Minor string
+	// asIstiod (Config.ReadAsIstiod): config the pinned Istio rejects is
+	// read the way a running istiod reads it, and Rejected says what.
+	asIstiod bool
+	Rejected []string
 }
 
 // kubeKinds are the Kubernetes kinds istiod's kube registry reads for a
@@ -62,12 +66,19 @@ func worldFiles(patterns []string) ([]string, error) {
 	return files, nil
 }
 
-func loadWorld(path string) (*world, error) {
+func loadWorld(path string) (*world, error) { return loadWorldAs(path, false) }
+
+// loadWorldAs loads a world; asIstiod reads a mesh config the pinned Istio
+// cannot parse as istiod does (pkg/config/mesh/meshwatcher NewCollection:
+// "invalid mesh config, using last known state", Istio's defaults when
+// istiod starts with it) instead of failing, and newIstio reads Istio
+// objects its validation rejects as istiod's informers do (parseConfigs).
+func loadWorldAs(path string, asIstiod bool) (*world, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	w := &world{Path: path, Name: filepath.Base(path), Pods: map[string]map[string]any{}}
+	w := &world{Path: path, Name: filepath.Base(path), Pods: map[string]map[string]any{}, asIstiod: asIstiod}
 	if w.Queries, err = queryLines(data); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
@@ -132,7 +143,11 @@ func loadWorld(path string) (*world, error) {
 	w.IstioYAML = strings.Join(cfg, "\n---\n")
 	w.GatewayYAML = strings.Join(gw, "\n---\n")
 	if w.Mesh, err = mesh.ApplyMeshConfigDefaults(meshYAML); err != nil {
-		return nil, fmt.Errorf("%s: mesh config: %v", path, err)
+		if !asIstiod {
+			return nil, fmt.Errorf("%s: mesh config: %v", path, err)
+		}
+		w.Mesh = mesh.DefaultMeshConfig()
+		w.Rejected = append(w.Rejected, fmt.Sprintf("mesh config: %v: istiod keeps its last valid mesh config, Istio's defaults when it starts with it: compared on the defaults", err))
 	}
 	return w, nil
 }
