@@ -58,7 +58,9 @@ var TunnelProtocols = []TunnelProtocol{TunnelHBONE, TunnelNone}
 // RequestAmbient is how ztunnel (and a waypoint) carry one request.
 type RequestAmbient struct {
 	// Path is how the source side sends it (ztunnel src/proxy/outbound.rs build_request).
-	Path AmbientPath `json:"path"`
+	// Empty when ztunnel sends nothing (the Service has no healthy
+	// endpoint for the port: NoHealthyUpstream).
+	Path AmbientPath `json:"path,omitempty"`
 	// Waypoint is NS/NAME of the waypoint the request goes through; "" none.
 	Waypoint string `json:"waypoint,omitempty"`
 	// WaypointUnknown is true when the Gateways could not be read.

@@ -30,8 +30,11 @@ type world struct {
 
 	KubeYAML  string // Namespaces, Pods, Services, EndpointSlices for the fake kube registry
 	IstioYAML string // networking/security.istio.io objects for the config store
-	Mesh      *meshconfig.MeshConfig
-	Pods      map[string]map[string]any // "ns/name" and podIP → the Pod object
+	// GatewayYAML holds the gateway.networking.k8s.io objects (waypoints and
+	// their routes); only the ambient comparison (test/istio) reads them.
+	GatewayYAML string
+	Mesh        *meshconfig.MeshConfig
+	Pods        map[string]map[string]any // "ns/name" and podIP → the Pod object
 	// AuthzPolicies counts the world's AuthorizationPolicies.
 	AuthzPolicies int
 	// Minor, when set, is the Istio minor ("1.27") the world's proxies were
@@ -85,7 +88,7 @@ func loadWorldAs(path string, asIstiod bool) (*world, error) {
 	if len(w.Queries) == 0 {
 		return nil, fmt.Errorf("%s: no '# podreach: SRC DST' line", path)
 	}
-	var kube, cfg []string
+	var kube, cfg, gw []string
 	meshYAML := ""
 	for _, doc := range splitDocs(data) {
 		var obj map[string]any
@@ -100,6 +103,12 @@ func loadWorldAs(path string, asIstiod bool) (*world, error) {
 			ns, _ := md["namespace"].(string)
 			group := strings.Split(apiVersion, "/")[0]
 			switch {
+			case group == "gateway.networking.k8s.io":
+				out, err := yaml.Marshal(o)
+				if err != nil {
+					return nil, err
+				}
+				gw = append(gw, string(out))
 			case group == "networking.istio.io" || group == "security.istio.io":
 				if group == "security.istio.io" && kind == "AuthorizationPolicy" {
 					w.AuthzPolicies++
@@ -132,6 +141,7 @@ func loadWorldAs(path string, asIstiod bool) (*world, error) {
 	}
 	w.KubeYAML = strings.Join(kube, "\n---\n")
 	w.IstioYAML = strings.Join(cfg, "\n---\n")
+	w.GatewayYAML = strings.Join(gw, "\n---\n")
 	if w.Mesh, err = mesh.ApplyMeshConfigDefaults(meshYAML); err != nil {
 		if !asIstiod {
 			return nil, fmt.Errorf("%s: mesh config: %v", path, err)
@@ -247,6 +257,31 @@ func flattenList(o map[string]any) []map[string]any {
 func (w *world) hasProxy() bool {
 	for _, p := range w.Pods {
 		if proxyVersion(p) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// ambientOnPath says whether ztunnel is on either end of the request: the
+// source or the pod it lands on carries the CNI's
+// ambient.istio.io/redirection: enabled (what istiod reads,
+// pilot/pkg/serviceregistry/ambient workloads.go setTunnelProtocol).
+func (w *world) ambientOnPath(rep *api.Reachability, r api.Request) bool {
+	pods := []string{rep.Source.Namespace + "/" + rep.Source.Name}
+	if rep.Destination != nil {
+		pods = append(pods, rep.Destination.Namespace+"/"+rep.Destination.Name)
+	}
+	if r.Upstream != nil {
+		pods = append(pods, r.Upstream.Pod)
+	}
+	if r.Inbound != nil {
+		pods = append(pods, r.Inbound.Pod)
+	}
+	for _, k := range pods {
+		md, _ := w.Pods[k]["metadata"].(map[string]any)
+		ann, _ := md["annotations"].(map[string]any)
+		if ann["ambient.istio.io/redirection"] == "enabled" {
 			return true
 		}
 	}
