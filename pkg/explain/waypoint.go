@@ -64,8 +64,16 @@ func (t *tracer) waypointStage(f *flow) {
 		}
 		ep = t.pick(cands)
 	} else {
+		// Workload-addressed: the direct-http / direct-tcp chains of
+		// main_internal (listener_waypoint.go buildWaypointInternal) route
+		// ("default" for HTTP) to the encap cluster, which tunnels to the
+		// pod itself.
 		pod := t.m.podByIP[f.dialIP]
 		http = f.c.traffic == api.TrafficHTTP
+		if http {
+			amb.WaypointRoute = "default"
+		}
+		amb.WaypointCluster = "encap"
 		if !t.waypointAuthorize(f, hop, http) {
 			return
 		}
@@ -92,9 +100,6 @@ land:
 	name := amb.WaypointCluster
 	if amb.WaypointRoute != "" {
 		name = amb.WaypointRoute + " → " + name
-	}
-	if name == "" {
-		name = "to the workload " + hostPort(ep.ip, ep.port)
 	}
 	f.step(api.Step{Stage: api.StageWaypoint, Proxy: proxy, Name: name})
 }

@@ -221,7 +221,16 @@ func (t *tracer) ztunnelInbound(f *flow) {
 	}
 	f.r.Inbound = &in
 	if f.r.Ambient == nil {
-		f.r.Ambient = &api.RequestAmbient{Path: api.AmbientPathInboundOnly}
+		// The source is not in ztunnel (no mesh, or a sidecar sending
+		// plaintext): istiod still attaches the Service's waypoint
+		// (Service.waypoint), which this caller does not pass.
+		amb := &api.RequestAmbient{Path: api.AmbientPathInboundOnly}
+		if svc := t.m.vipService(f.dialIP); svc != nil {
+			if wt := t.m.serviceWaypoint(svc); wt.wp != nil {
+				amb.ServiceWaypoint, amb.BypassedWaypoint = wt.wp.key(), wt.wp.key()
+			}
+		}
+		f.r.Ambient = amb
 	}
 	f.step(api.Step{Stage: api.StageInbound, Proxy: t.m.ztunnelName(ld.pod), Name: fmt.Sprintf("%s (%s)", in.FilterChain, in.Mode)})
 }
@@ -239,7 +248,7 @@ func (t *tracer) sidecarToAmbient(f *flow, st *serviceTLS) {
 	amb := &api.RequestAmbient{Path: api.AmbientPathHBONE}
 	var bypassed *api.ObjectRef
 	if wt := t.m.serviceWaypoint(st.svc); wt.wp != nil {
-		amb.BypassedWaypoint = wt.wp.key()
+		amb.ServiceWaypoint, amb.BypassedWaypoint = wt.wp.key(), wt.wp.key()
 		bypassed = ref("Gateway", wt.wp.gw.Namespace, wt.wp.gw.Name)
 	}
 	f.r.Ambient = amb
