@@ -144,3 +144,37 @@ func TestAmbientVersionWarnings(t *testing.T) {
 		})
 	}
 }
+
+// TestAmbientEdges: ztunnel paths found by review, each a wrong answer or a
+// crash before: STATIC ServiceEntries are balanced over their endpoints (no
+// endpoint: no healthy upstream; the endpoint's policy applies), and an
+// endpoint that is no pod is plain TCP.
+func TestAmbientEdges(t *testing.T) {
+	for _, c := range []struct {
+		file, target string
+		verdict      api.Verdict
+		path         api.AmbientPath
+		upstreamPod  string
+	}{
+		{"ambient-serviceentries.yaml", "tcp://240.1.1.1:5432", api.VerdictFails, "", ""},
+		{"ambient-serviceentries.yaml", "tcp://240.1.1.2:5432", api.VerdictFails, api.AmbientPathHBONE, "data/db-"},
+		{"ambient-selectorless-service.yaml", "tcp://legacy.data:5432", api.VerdictReaches, api.AmbientPathTCP, ""},
+	} {
+		rep := explainFile(t, c.file, "data/client-7c9d8b6f5-abcde", c.target)
+		if len(rep.Requests) != 1 {
+			t.Fatalf("%s %s: %d requests", c.file, c.target, len(rep.Requests))
+		}
+		r := rep.Requests[0]
+		var path api.AmbientPath
+		if r.Ambient != nil {
+			path = r.Ambient.Path
+		}
+		pod := ""
+		if r.Upstream != nil {
+			pod = r.Upstream.Pod
+		}
+		if r.Verdict != c.verdict || path != c.path || !strings.HasPrefix(pod, c.upstreamPod) || (c.upstreamPod == "" && pod != "") {
+			t.Errorf("%s %s: verdict %s path %q upstream pod %q, want %s %q %q…", c.file, c.target, r.Verdict, path, pod, c.verdict, c.path, c.upstreamPod)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -39,10 +40,13 @@ func (t *tracer) ztunnelStage(f *flow) {
 			t.toWaypoint(f, wt.wp, svc, api.RuleServiceWaypoint, proxy)
 			return
 		}
-		if !svc.isKube() {
-			// A ServiceEntry without waypoint: its endpoints are not
-			// pods ztunnel knows (resolution NONE is load balancing
-			// PASSTHROUGH): plain TCP to the address.
+		if !svc.isKube() && svc.resolution != "ClientSideLB" {
+			// A ServiceEntry without waypoint, resolution NONE: istiod
+			// sends it with load balancing PASSTHROUGH (ambient
+			// services.go), plain TCP to the address; DNS: ztunnel
+			// resolves the endpoints' hostnames and sends plain TCP,
+			// shown as passthrough to the address. STATIC ones are
+			// balanced over their endpoints like a Service (below).
 			t.ztunnelPassthrough(f, ip, port, proxy)
 			return
 		}
@@ -118,7 +122,9 @@ func (t *tracer) toWorkload(f *flow, pod *corev1.Pod, ip string, port int32, can
 	if amb.BypassedWaypoint != "" {
 		bypassed = ref("Gateway", nsOf(amb.BypassedWaypoint), nameOf(amb.BypassedWaypoint))
 	}
-	if tunnelProtocol(pod) == api.TunnelHBONE {
+	// An endpoint that is no pod (a selector-less Service's EndpointSlice,
+	// a ServiceEntry's address): istiod gives such workloads tunnel NONE.
+	if pod != nil && tunnelProtocol(pod) == api.TunnelHBONE {
 		amb.Path, ld.tls = api.AmbientPathHBONE, api.TLSMutual
 		f.peerID = t.m.spiffeID(t.src)
 		f.step(api.Step{Stage: api.StageZtunnel, Proxy: proxy, Name: "hbone " + hostPort(ip, hbonePort),
@@ -189,15 +195,20 @@ func ptrReason(r api.Reason) *api.Reason {
 }
 
 func nsOf(key string) string {
-	for i := range key {
-		if key[i] == '/' {
-			return key[:i]
-		}
+	ns, _, _ := strings.Cut(key, "/")
+	if ns == key {
+		return ""
 	}
-	return ""
+	return ns
 }
 
-func nameOf(key string) string { return key[len(nsOf(key))+1:] }
+func nameOf(key string) string {
+	_, name, ok := strings.Cut(key, "/")
+	if !ok {
+		return key
+	}
+	return name
+}
 
 // waypointHop is the waypoint a request goes through.
 type waypointHop struct {
