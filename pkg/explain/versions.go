@@ -202,6 +202,16 @@ func (m *model) meshVersionCheck() {
 	if !m.mesh.Found || minor == 0 || m.mesh.OutboundTrafficPolicy != "ALLOW_ANY_DYNAMIC_DNS" || m.ruleOn(ruleAllowAnyDynamicDNS, minor) {
 		return
 	}
+	if since := versionRules[ruleAllowAnyDynamicDNS].since; len(m.controlPlanes) == 0 && minor+1 >= since {
+		// The minor is only the proxies' (istiod not read): Istio's skew
+		// policy puts istiod at that minor or one ahead, which may know
+		// the mode. Do not throw the mesh config away on a guess; say
+		// what is at stake. (Two minors or more behind, both lack it.)
+		m.meshRejected = fmt.Sprintf("the mesh config %s sets outboundTrafficPolicy mode ALLOW_ANY_DYNAMIC_DNS, which exists from Istio 1.%d; no istiod pod was read and the proxies run 1.%d: "+
+			"if istiod is older than 1.%d it cannot parse that mesh config and keeps the one it had before (Istio's defaults when it starts with it). Answered with the mesh config as written",
+			m.mesh.ConfigMap, versionRules[ruleAllowAnyDynamicDNS].since, minor, versionRules[ruleAllowAnyDynamicDNS].since)
+		return
+	}
 	m.meshRejected = fmt.Sprintf("the mesh config %s sets outboundTrafficPolicy mode ALLOW_ANY_DYNAMIC_DNS, which Istio 1.%d does not know (it exists from 1.%d): "+
 		"its istiod cannot parse that mesh config and keeps the one it had before (Istio's defaults when it starts with it); answered with Istio's defaults (ALLOW_ANY, root namespace istio-system, trust domain cluster.local, no extension providers)",
 		m.mesh.ConfigMap, minor, versionRules[ruleAllowAnyDynamicDNS].since)

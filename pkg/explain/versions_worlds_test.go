@@ -54,6 +54,11 @@ func TestVersionRulesInWorlds(t *testing.T) {
 			"ALLOW_ANY_DYNAMIC_DNS", "AllowAnyDynamicDNSCluster", "", ""},
 		{"dynamic DNS mode, 1.27", "b5-mesh-allow-any-dynamic-dns.yaml", "1.27.9", "app/client", "http://203.0.113.10:80/",
 			"ALLOW_ANY", "PassthroughCluster", "", "which Istio 1.27 does not know (it exists from 1.31): its istiod cannot parse that mesh config"},
+		// Proxies at 1.30 and no istiod read: istiod may be 1.31 (one
+		// minor ahead, as Istio's skew policy allows): the mesh config is
+		// kept as written, with a warning.
+		{"dynamic DNS mode, 1.30 proxies, istiod unread", "b5-mesh-allow-any-dynamic-dns.yaml", "1.30.2", "app/client", "http://203.0.113.10:80/",
+			"ALLOW_ANY_DYNAMIC_DNS", "AllowAnyDynamicDNSCluster", "", "if istiod is older than 1.31 it cannot parse that mesh config"},
 		// source.trustDomains [legacy.acme] on /td-field (rule 4): from
 		// 1.31 ns2/a (prod.acme, an alias of legacy.acme) matches; before,
 		// the field is dropped and the source matches every request, so
