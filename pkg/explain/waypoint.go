@@ -3,6 +3,8 @@ package explain
 import (
 	"fmt"
 
+	typev1beta1 "istio.io/api/type/v1beta1"
+
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	api "github.com/podreach/kubectl-podreach/pkg/api/v1alpha1"
@@ -137,28 +139,70 @@ func (t *tracer) waypointAuthorize(f *flow, hop *waypointHop, http bool) bool {
 }
 
 // waypointPolicies are the policies istiod gives a waypoint for this
-// request: targetRefs to its Gateway (in its namespace) or to the Service
-// addressed (in the Service's namespace), creation order.
+// request (creation order), as pilot/pkg/model/policyattachment.go
+// WorkloadPolicyMatcher.ShouldAttachPolicy decides for a waypoint (Istio
+// 1.31): targetRefs (or the legacy targetRef when targetRefs is empty) to
+// the Service addressed (a Kubernetes Service, in its namespace) or the
+// ServiceEntry, to the istio-waypoint GatewayClass from the root namespace,
+// or to the waypoint's Gateway in its namespace; a policy without targets
+// never attaches to a waypoint.
 func (m *model) waypointPolicies(hop *waypointHop) authzSet {
 	var s authzSet
 	for _, p := range m.s.AuthorizationPolicies {
-		if targets(p, hop) {
+		if m.targets(p, hop) {
 			s.add(p)
 		}
 	}
 	return s
 }
 
-func targets(p *securityv1.AuthorizationPolicy, hop *waypointHop) bool {
-	refs := p.Spec.GetTargetRefs()
-	if tr := p.Spec.GetTargetRef(); tr != nil {
-		refs = append(refs, tr)
+// targetRefsOf mirrors model.GetTargetRefs.
+func targetRefsOf(p *securityv1.AuthorizationPolicy) []*typev1beta1.PolicyTargetReference {
+	if refs := p.Spec.GetTargetRefs(); len(refs) > 0 {
+		return refs
 	}
-	for _, tr := range refs {
-		switch {
-		case tr.GetKind() == "Gateway" && p.Namespace == hop.wp.gw.Namespace && tr.GetName() == hop.wp.gw.Name:
+	if tr := p.Spec.GetTargetRef(); tr != nil {
+		return []*typev1beta1.PolicyTargetReference{tr}
+	}
+	return nil
+}
+
+// matchesGroupKind mirrors policyattachment.go matchesGroupKind: the core
+// group may be written "" or "core".
+func matchesGroupKind(tr *typev1beta1.PolicyTargetReference, group, kind string) bool {
+	g := tr.GetGroup()
+	if g == "core" {
+		g = ""
+	}
+	return g == group && tr.GetKind() == kind
+}
+
+const (
+	// waypointClass is constants.WaypointGatewayClassName.
+	waypointClass = "istio-waypoint"
+	groupGateway  = "gateway.networking.k8s.io"
+	groupIstio    = "networking.istio.io"
+)
+
+func (m *model) targets(p *securityv1.AuthorizationPolicy, hop *waypointHop) bool {
+	gw := hop.wp.gw
+	for _, tr := range targetRefsOf(p) {
+		name := tr.GetName()
+		if svc := hop.svc; svc != nil && p.Namespace == svc.namespace && name == svc.name {
+			if svc.isKube() && matchesGroupKind(tr, "", "Service") {
+				return true
+			}
+			if !svc.isKube() && matchesGroupKind(tr, groupIstio, "ServiceEntry") {
+				return true
+			}
+		}
+		if p.Namespace == m.mesh.RootNamespace && matchesGroupKind(tr, groupGateway, "GatewayClass") && name == waypointClass {
 			return true
-		case tr.GetKind() == "Service" && hop.svc != nil && p.Namespace == hop.svc.namespace && tr.GetName() == hop.svc.name:
+		}
+		if p.Namespace != gw.Namespace || (tr.GetNamespace() != "" && tr.GetNamespace() != gw.Namespace) {
+			continue
+		}
+		if matchesGroupKind(tr, groupGateway, "Gateway") && name == gw.Name {
 			return true
 		}
 	}
