@@ -258,12 +258,18 @@ func (m *model) ambientOf(p *corev1.Pod) *api.WorkloadAmbient {
 
 // ztunnelOn is the ztunnel pod on a pod's node (nil when not read).
 func (m *model) ztunnelOn(p *corev1.Pod) *corev1.Pod {
+	var found *corev1.Pod
 	for i := range m.s.Ztunnels {
 		if z := &m.s.Ztunnels[i]; z.Spec.NodeName == p.Spec.NodeName {
-			return z
+			if runningReady(z) {
+				return z // during a rollout, the one that serves
+			}
+			if found == nil {
+				found = z
+			}
 		}
 	}
-	return nil
+	return found
 }
 
 // ztunnelName is how steps name a pod's ztunnel: "ztunnel NODE".
@@ -322,6 +328,12 @@ func (m *model) ambientWarnings(t *tracer) []string {
 			continue
 		}
 		concerned = true
+		if a.Redirection == api.RedirectionEnabled && len(m.s.Ztunnels) == 0 {
+			w := "no ztunnel pod read (pods -l app=ztunnel in the mesh namespace): whether a ztunnel serves the nodes of the ambient pods is not known (with none, their connections are refused)"
+			if !slices.Contains(out, w) {
+				out = append(out, w)
+			}
+		}
 		switch a.Redirection {
 		case api.RedirectionPending:
 			out = append(out, "pod "+podKey(p)+" is selected for ambient (istio.io/dataplane-mode) but has no ambient.istio.io/redirection: enabled annotation: the CNI node agent has not enrolled it (yet), or is not running on its node; its traffic does not go through ztunnel")
@@ -350,4 +362,41 @@ func waypointRouteWarnings(reqs []api.Request) []string {
 		out = append(out, "waypoint "+w+": HTTPRoutes and VirtualServices bound to it are not modelled; the answer assumes the Service's default route")
 	}
 	return out
+}
+
+// ztunnelDown tells whether a redirected pod's node has no Ready ztunnel,
+// judged only when ztunnel pods were read (a -f dump without them says
+// nothing). The ztunnel there, if any, is returned for the reason.
+func (m *model) ztunnelDown(p *corev1.Pod) (down bool, z *corev1.Pod) {
+	if len(m.s.Ztunnels) == 0 || p == nil || p.Spec.NodeName == "" || !redirected(p) {
+		return false, nil
+	}
+	z = m.ztunnelOn(p)
+	if z == nil {
+		return true, nil
+	}
+	return !runningReady(z), z
+}
+
+// runningReady: Running, and not marked unready (a dump without
+// conditions counts as ready).
+func runningReady(p *corev1.Pod) bool {
+	if ph := p.Status.Phase; ph != "" && ph != corev1.PodRunning {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return true
+}
+
+// ztunnelDownReason is the reason for a pod whose node has no Ready ztunnel.
+func ztunnelDownReason(p, z *corev1.Pod) api.Reason {
+	r := api.Reason{Code: api.ReasonAmbientZtunnelDown, Pod: podKey(p), Detail: p.Spec.NodeName}
+	if z != nil {
+		r.Object = ref("Pod", z.Namespace, z.Name)
+	}
+	return r
 }

@@ -144,6 +144,20 @@ func proxyMinor(p *corev1.Pod) (string, int) {
 // version detected from the proxies.
 func (m *model) assumeControlPlane(src *corev1.Pod) {
 	m.cp = m.controlPlaneFor(src)
+	if m.cp == nil && m.revisionOf(src) == "" {
+		// SRC is outside the mesh: the configuration on the path (DST's
+		// side) is the mesh's, the default revision's istiod (else the
+		// first read).
+		for _, cp := range m.controlPlanes {
+			if cp.revision == "default" {
+				m.cp = cp
+				break
+			}
+		}
+		if m.cp == nil && len(m.controlPlanes) > 0 {
+			m.cp = m.controlPlanes[0]
+		}
+	}
 	m.istioVersion, m.istioMinor = m.proxyVersion, m.proxyMinor
 	if m.cp != nil && m.cp.minor > 0 {
 		m.istioVersion, m.istioMinor = m.cp.version, m.cp.minor
@@ -157,7 +171,7 @@ func (m *model) versionWarnings(pods ...*corev1.Pod) []string {
 	var out []string
 	verifiedOn := strings.Join(verifiedList(), ", ")
 	if len(m.controlPlanes) == 0 {
-		out = append(out, fmt.Sprintf("no istiod pod read (pods -l app=istiod in the mesh namespace): assuming the control plane runs Istio 1.%d, as the proxies' images say", m.istioMinor))
+		out = append(out, fmt.Sprintf("no istiod pod read (pods -l app=istiod in the mesh namespace): assuming the control plane runs Istio 1.%d, %s", m.istioMinor, m.versionSource()))
 	} else if m.cp != nil && m.cp.minor > 0 && !verified(m.cp.minor) {
 		out = append(out, fmt.Sprintf("the control plane %s runs Istio %s: podreach's model is verified against Istio %s only", m.cp.key(), m.cp.version, verifiedOn))
 	}
@@ -314,4 +328,18 @@ func (m *model) ambientVersionWarnings(p *corev1.Pod) []string {
 		out = append(out, fmt.Sprintf("ambient mode under a control plane of Istio 1.%d: podreach's ambient answers are verified against Istio 1.31 only", m.istioMinor))
 	}
 	return out
+}
+
+// versionSource says where the assumed version comes from when no istiod
+// was read: a sidecar's or a ztunnel's image, or nothing (1.31, the model's).
+func (m *model) versionSource() string {
+	if m.proxyVersion == "" {
+		return "the model's own (no sidecar or ztunnel image says)"
+	}
+	for _, p := range m.pods {
+		if _, minor := proxyMinor(p); minor > 0 {
+			return "as the proxies' images say"
+		}
+	}
+	return "as the ztunnels' images say"
 }

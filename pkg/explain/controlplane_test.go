@@ -178,3 +178,25 @@ func TestAmbientEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestZtunnelDown: with the ztunnel pods read and none Ready on a
+// redirected pod's node, its connections are refused (SRC at ztunnel);
+// with no ztunnel pod read at all, nothing is assumed, and a warning says so.
+func TestZtunnelDown(t *testing.T) {
+	rep := explainFile(t, "ambient-ztunnel-not-ready.yaml", "data/client-7c9d8b6f5-abcde", "tcp://10.244.2.30:5432")
+	r := rep.Requests[0]
+	if r.Verdict != api.VerdictFails || len(r.Reasons) == 0 || r.Reasons[0].Code != api.ReasonAmbientZtunnelDown || !strings.Contains(r.Symptom, "connection refused") {
+		t.Errorf("not-ready ztunnel: verdict %s reasons %+v symptom %q, want fails AMBIENT_ZTUNNEL_DOWN, connection refused", r.Verdict, r.Reasons, r.Symptom)
+	}
+	rep = explainFile(t, "ambient-no-ztunnel-read.yaml", "data/client-7c9d8b6f5-abcde", "tcp://10.244.2.30:5432")
+	if r := rep.Requests[0]; r.Verdict == api.VerdictFails {
+		t.Errorf("no ztunnel read: verdict %s, want the path as if ztunnel ran", r.Verdict)
+	}
+	found := false
+	for _, w := range rep.Warnings {
+		found = found || strings.Contains(w, "no ztunnel pod read")
+	}
+	if !found {
+		t.Errorf("no ztunnel read: warnings %q lack 'no ztunnel pod read'", rep.Warnings)
+	}
+}

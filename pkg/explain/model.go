@@ -522,6 +522,17 @@ func (m *model) detectVersionAndDomain() {
 			}
 		}
 	}
+	if m.istioVersion == "" {
+		// An ambient-only mesh: no sidecar, the ztunnels' images say.
+		for i := range m.s.Ztunnels {
+			if c := firstContainer(&m.s.Ztunnels[i], "istio-proxy"); c != nil {
+				if v, minor := imageVersion(c.Image); minor > 0 {
+					m.istioVersion, m.istioMinor = v, minor
+					break
+				}
+			}
+		}
+	}
 	m.proxyVersion, m.proxyMinor = m.istioVersion, m.istioMinor
 }
 

@@ -80,6 +80,11 @@ func message(r api.Reason) string {
 		return s
 	case api.ReasonAmbientWaypointUnknown:
 		return fmt.Sprintf("the Gateways could not be read (%s): whether a waypoint is on the path is unknown", r.Detail)
+	case api.ReasonAmbientZtunnelDown:
+		if r.Object != nil {
+			return fmt.Sprintf("%s is redirected to ztunnel, and ztunnel %s/%s on node %s is not Ready: its connections have nowhere to go", r.Pod, r.Object.Namespace, r.Object.Name, r.Detail)
+		}
+		return fmt.Sprintf("%s is redirected to ztunnel, and no ztunnel pod runs on node %s: its connections have nowhere to go", r.Pod, r.Detail)
 	case api.ReasonAmbientStrict:
 		return fmt.Sprintf("%s (%s) on %s port %d: the connection carries no identity and istiod's %s policy denies it", r.Mode, r.Source, r.Pod, r.Port, staticStrictPolicy)
 	case api.ReasonWrongDestination:

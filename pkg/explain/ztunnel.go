@@ -30,6 +30,11 @@ func (t *tracer) ztunnelStage(f *flow) {
 	amb := &api.RequestAmbient{}
 	r.Ambient = amb
 	proxy := t.m.ztunnelName(t.src)
+	if down, z := t.m.ztunnelDown(t.src); down {
+		r.TLS, r.Balancing = api.TLSNone, api.BalancingNone
+		f.fail(api.StageZtunnel, proxy, "no ztunnel", ztunnelDownReason(t.src, z), symptomZtunnelDown)
+		return
+	}
 	if svc := t.m.vipService(ip); svc != nil {
 		wt := t.m.serviceWaypoint(svc)
 		if wt.wp != nil {
@@ -104,6 +109,10 @@ func (t *tracer) ztunnelPassthrough(f *flow, ip string, port int32, proxy string
 }
 
 const symptomZtunnelNoUpstream = "connection reset by peer (ztunnel: no healthy upstream)"
+
+// symptomZtunnelDown: the CNI redirects the pod's connections to ztunnel's
+// sockets in its network namespace, where nothing listens.
+const symptomZtunnelDown = "connection refused (no ztunnel serves the pod's node)"
 
 // waypointUnknown notes that the Gateways could not be read.
 func (t *tracer) waypointUnknown(f *flow, wt waypointTarget, proxy string) {
@@ -231,6 +240,11 @@ func (t *tracer) ztunnelInbound(f *flow) {
 		in.FilterChain = "ztunnel inbound (HBONE :" + strconv.Itoa(hbonePort) + ")"
 	}
 	f.r.Inbound = &in
+	if down, z := t.m.ztunnelDown(ld.pod); down {
+		in.Accepted = false
+		f.fail(api.StageInbound, t.m.ztunnelName(ld.pod), "no ztunnel", ztunnelDownReason(ld.pod, z), symptomZtunnelDown)
+		return
+	}
 	if f.r.Ambient == nil {
 		// The source is not in ztunnel (no mesh, or a sidecar sending
 		// plaintext): istiod still attaches the Service's waypoint

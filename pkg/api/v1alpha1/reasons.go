@@ -122,6 +122,12 @@ const (
 	// istio_converted_static_strict policy denies it (ztunnel resets the
 	// connection). Fields: Pod, Port, Object (the PeerAuthentication).
 	ReasonAmbientStrict ReasonCode = "AMBIENT_STRICT"
+	// ReasonAmbientZtunnelDown (stage ztunnel or inbound, fail): the pod is
+	// redirected to ztunnel, and the ztunnel pods read have none Ready on
+	// its node: its connections (out, or in) have nowhere to go. Fields:
+	// Pod, Object (the ztunnel pod, when one is there but not Ready),
+	// Detail (the node).
+	ReasonAmbientZtunnelDown ReasonCode = "AMBIENT_ZTUNNEL_DOWN"
 )
 
 // ReasonCodes lists every ReasonCode.
@@ -130,7 +136,7 @@ var ReasonCodes = []ReasonCode{ReasonDNSNXDomain, ReasonNoVirtualHost, ReasonNoR
 	ReasonNoEndpoints, ReasonNoServicePort, ReasonClientTLS, ReasonStrictRejectsPlaintext, ReasonStrictRejectsNonIstioTLS,
 	ReasonProtocolError, ReasonInboundRejected, ReasonAuthzDenied, ReasonAuthzNotAllowed, ReasonAuthzCustom, ReasonAuthzUnknown,
 	ReasonWrongDestination, ReasonAmbientNotEnrolled, ReasonAmbientHBONE, ReasonAmbientWaypoint, ReasonAmbientPassthrough,
-	ReasonAmbientPlaintext, ReasonAmbientWaypointUnknown, ReasonAmbientStrict}
+	ReasonAmbientPlaintext, ReasonAmbientWaypointUnknown, ReasonAmbientStrict, ReasonAmbientZtunnelDown}
 
 // Rule refines a reason code: which of the code's Istio rules applied.
 type Rule string
