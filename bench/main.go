@@ -195,6 +195,7 @@ func setUp(ctx context.Context, cl *harness.Cluster, kube kubernetes.Interface, 
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list"}},
 			{APIGroups: []string{"networking.istio.io"}, Resources: []string{"destinationrules", "virtualservices", "serviceentries", "sidecars"}, Verbs: []string{"get", "list"}},
 			{APIGroups: []string{"security.istio.io"}, Resources: []string{"peerauthentications", "authorizationpolicies"}, Verbs: []string{"get", "list"}},
+			{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"get", "list"}},
 		},
 	}
 	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
