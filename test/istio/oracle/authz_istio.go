@@ -2,12 +2,13 @@ package oracle
 
 import (
 	"fmt"
-	meshconfig "istio.io/api/mesh/v1alpha1"
 	"net"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+
+	meshconfig "istio.io/api/mesh/v1alpha1"
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	rbacpb "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"

@@ -246,30 +246,41 @@ func runPlugin(t *testing.T, w *world, args []string) []*api.Reachability {
 // (test/istio's ambient comparison).
 func RunPluginJSON(t *testing.T, w *World, args []string) []json.RawMessage {
 	t.Helper()
-	full := append(append([]string{}, args...), "-f", w.Path, "-o", "json")
-	cmd := exec.Command(plugin, full...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
-		err = nil // some request fails: a verdict, not an error
-	}
+	out, err := pluginJSON(w.Path, args)
 	if err != nil {
-		t.Errorf("kubectl-podreach %s: %v\n%s", strings.Join(full, " "), err, stderr.String())
+		t.Errorf("%v", err)
 		return nil
 	}
 	var list struct {
 		Kind  string            `json:"kind"`
 		Items []json.RawMessage `json:"items"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &list); err != nil {
-		t.Errorf("kubectl-podreach %s: decoding report: %v", strings.Join(full, " "), err)
+	if err := json.Unmarshal(out, &list); err != nil {
+		t.Errorf("kubectl-podreach %s -f %s: decoding report: %v", strings.Join(args, " "), w.Path, err)
 		return nil
 	}
 	if list.Kind == api.KindReachabilityList {
 		return list.Items
 	}
-	return []json.RawMessage{stdout.Bytes()}
+	return []json.RawMessage{out}
+}
+
+// pluginJSON runs the built plugin on one query against the world file at
+// path (-f, -o json) and returns its standard output. Exit status 1 (some
+// request fails) is a verdict, not an error.
+func pluginJSON(path string, args []string) ([]byte, error) {
+	full := append(append([]string{}, args...), "-f", path, "-o", "json")
+	cmd := exec.Command(plugin, full...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubectl-podreach %s: %v\n%s", strings.Join(full, " "), err, stderr.String())
+	}
+	return stdout.Bytes(), nil
 }
 
 type fieldDiff struct{ field, ours, istio string }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -165,24 +164,17 @@ func expandScrape(path string, queries [][]string) ([][]string, error) {
 			out = append(out, q)
 			continue
 		}
-		full := append(append([]string{}, q...), "-f", path, "-o", "json")
-		cmd := exec.Command(plugin, full...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
-			err = nil // a scrape fails: a verdict, not an error
-		}
+		data, err := pluginJSON(path, q)
 		if err != nil {
-			return nil, fmt.Errorf("kubectl-podreach %s: %v\n%s", strings.Join(full, " "), err, stderr.String())
+			return nil, err
 		}
 		var list api.ReachabilityList
-		if err := json.Unmarshal(stdout.Bytes(), &list); err != nil {
-			return nil, fmt.Errorf("kubectl-podreach %s: decoding the list: %v", strings.Join(full, " "), err)
+		if err := json.Unmarshal(data, &list); err != nil {
+			return nil, fmt.Errorf("kubectl-podreach %s -f %s: decoding the list: %v", strings.Join(q, " "), path, err)
 		}
 		for _, it := range list.Items {
 			if it.Target == nil {
-				return nil, fmt.Errorf("kubectl-podreach %s: an item without target", strings.Join(full, " "))
+				return nil, fmt.Errorf("kubectl-podreach %s -f %s: an item without target", strings.Join(q, " "), path)
 			}
 			out = append(out, []string{q[0], it.Target.URL})
 		}
